@@ -1,0 +1,72 @@
+//! Write [wasmhook] rules for Okta inline hooks in Rust.
+//!
+//! A rule is a `cdylib` crate built for `wasm32-wasip2`. It implements one trait per hook type and
+//! exports itself with the matching macro. The server gives it a typed request and the route's
+//! settings; the rule answers with a [`Decision`](registration::Decision) built from the helpers
+//! below, which produce exactly what Okta expects (for example a denial is a DENY command *and* an
+//! `error`, since Okta only shows field errors when an `error` is present).
+//!
+//! ```no_run
+//! use wasmhook_sdk::registration::{Decision, ProfileExt, Request, Rule};
+//!
+//! struct AllowExampleCom;
+//!
+//! impl Rule for AllowExampleCom {
+//!     fn evaluate(request: Request) -> Result<Decision, String> {
+//!         if request.user_profile.email_domain().as_deref() == Some("example.com") {
+//!             return Ok(Decision::allow());
+//!         }
+//!         Ok(Decision::deny("Incorrect email address. Please contact your admin.")
+//!             .field_error("data.userProfile.email", "INVALID_EMAIL_DOMAIN", "Only example.com emails can register."))
+//!     }
+//! }
+//!
+//! wasmhook_sdk::export_registration_rule!(AllowExampleCom);
+//! ```
+//!
+//! # Layout
+//! - [`registration`]: the registration hook (`com.okta.user.pre-registration`): generated types,
+//!   the [`Rule`](registration::Rule) trait, decision builders and the export macro.
+//! - [`log`]: structured logging into the server's log, tagged with the request.
+//! - [`ProfileExt`]: read helpers on profile attribute lists (values are JSON).
+//!
+//! The bindings are generated from the WIT package in `wit/` at build time; it is the single source
+//! of truth for the contract, and nothing here is edited by hand from it.
+//!
+//! [wasmhook]: https://github.com/wasmhook/wasmhook
+
+#![deny(missing_docs)]
+
+mod profile;
+pub mod registration;
+
+pub use profile::{ProfileExt, email_domain};
+/// Exports a type implementing [`registration::Rule`] as the component's registration hook.
+pub use registration::bindings::export_registration_rule;
+/// The JSON library the SDK uses for settings and attribute values, re-exported for rules.
+pub use serde_json;
+
+/// Structured logging into the server's log; each line is tagged with the request being evaluated.
+///
+/// Never log secrets or personal data (passwords, OTPs, profile values): operators read these lines.
+pub mod log {
+    use crate::registration::bindings::wasmhook::rule::log::log as host_log;
+    use crate::registration::bindings::wasmhook::rule::types::Level;
+
+    /// Logs `message` at debug level.
+    pub fn debug(message: &str) {
+        host_log(Level::Debug, message);
+    }
+    /// Logs `message` at info level.
+    pub fn info(message: &str) {
+        host_log(Level::Info, message);
+    }
+    /// Logs `message` at warn level.
+    pub fn warn(message: &str) {
+        host_log(Level::Warn, message);
+    }
+    /// Logs `message` at error level.
+    pub fn error(message: &str) {
+        host_log(Level::Error, message);
+    }
+}
