@@ -1,4 +1,31 @@
 //! wasmhook answers Okta inline hooks by running user-written rules as sandboxed WebAssembly
-//! components.
+//! components: one server for many tenants, a fresh isolated instance per call, and an explicit,
+//! fast answer for every failure.
+//!
+//! # Layout
+//!
+//! A call flows through these modules in order:
+//!
+//! - [`http`]: hyper server, endpoints, body limits, graceful shutdown, and (in `http/reply.rs`)
+//!   the one place where outcomes become HTTP responses.
+//! - [`tenant`]: tenants and their authentication ([`tenant::auth`]: header secret, constant time).
+//! - [`hook`]: one hook call end to end, independent of HTTP; shared with `wasmhook eval`.
+//! - [`okta`]: the Okta protocol: request parsing, answer rendering and validation, failure policy.
+//! - [`routing`]: `eventType` + `requestType` → the route and rule.
+//! - [`runtime`]: wasmtime engine, rule compilation and deduplication, the per-call sandbox
+//!   (deadline, memory cap, empty WASI context, guest logging).
+//!
+//! Around them: [`config`] (TOML, validated at load), [`app`] (shared state, swapped whole),
+//! [`metrics`] (Prometheus), [`telemetry`] (tracing output) and [`cli`] (`serve`, `eval`, `check`).
+
+pub mod app;
+pub mod cli;
+pub mod config;
+pub mod hook;
+pub mod http;
+pub mod metrics;
 pub mod okta;
+pub mod routing;
 pub mod runtime;
+pub mod telemetry;
+pub mod tenant;

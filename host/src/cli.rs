@@ -1,0 +1,227 @@
+//! The `wasmhook` command line: `serve`, `eval` and `check`.
+
+use std::collections::HashSet;
+use std::io::{Read, Write};
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, bail};
+use clap::{Args, Parser, Subcommand};
+
+use crate::app::App;
+use crate::config::Config;
+use crate::okta::{Answer, FailurePolicy, HookCall, REGISTRATION};
+use crate::runtime::{Limits, Runtime};
+use crate::telemetry::LogFormat;
+use crate::tenant::Tenants;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "wasmhook",
+    version,
+    about = "Okta inline hooks answered by sandboxed WebAssembly rules"
+)]
+pub struct Cli {
+    /// Log line format (logs go to stderr).
+    #[arg(
+        long,
+        global = true,
+        value_enum,
+        default_value_t,
+        env = "WASMHOOK_LOG_FORMAT"
+    )]
+    pub log_format: LogFormat,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Serve Okta hook calls at POST /hooks/{tenant}.
+    Serve {
+        /// The configuration file (TOML).
+        #[arg(long, env = "WASMHOOK_CONFIG")]
+        config: PathBuf,
+        /// Address to listen on; overrides the config's `listen`.
+        #[arg(long, env = "WASMHOOK_LISTEN")]
+        listen: Option<SocketAddr>,
+    },
+    /// Evaluate a rule on a captured Okta request, offline, and print the body the server would send.
+    Eval(EvalArgs),
+    /// Validate a configuration and compile every rule it uses.
+    Check {
+        /// The configuration file (TOML).
+        #[arg(long)]
+        config: PathBuf,
+    },
+}
+
+#[derive(Debug, Args)]
+pub struct EvalArgs {
+    /// The rule component (.wasm).
+    #[arg(long)]
+    rule: PathBuf,
+    /// The Okta request body: a JSON file, or `-` for stdin.
+    #[arg(long)]
+    request: String,
+    /// The route settings: inline JSON, or `@file`.
+    #[arg(long)]
+    settings: Option<String>,
+    /// Deadline for the rule, in milliseconds.
+    #[arg(long, default_value_t = 1000)]
+    deadline_ms: u64,
+    /// Linear memory cap for the rule, in MiB.
+    #[arg(long, default_value_t = 64)]
+    max_memory_mb: usize,
+}
+
+impl Command {
+    /// The log level when `RUST_LOG` is unset: the server logs each call, the tools only problems.
+    pub fn default_log_level(&self) -> &'static str {
+        match self {
+            Command::Serve { .. } => "info",
+            Command::Eval(_) | Command::Check { .. } => "warn",
+        }
+    }
+}
+
+pub async fn run(command: Command) -> anyhow::Result<()> {
+    match command {
+        Command::Serve { config, listen } => serve(&config, listen).await,
+        Command::Eval(args) => eval(args).await,
+        Command::Check { config } => check(&config),
+    }
+}
+
+async fn serve(config: &Path, listen: Option<SocketAddr>) -> anyhow::Result<()> {
+    let started = Instant::now();
+    let config = Config::load(config, listen)?;
+    let app = Arc::new(App::load(&config)?);
+    let listener = tokio::net::TcpListener::bind(config.listen)
+        .await
+        .with_context(|| format!("cannot listen on {}", config.listen))?;
+    tracing::info!(
+        address = %listener.local_addr()?,
+        tenants = app.tenants().len(),
+        startup_ms = started.elapsed().as_millis() as u64,
+        "wasmhook listening"
+    );
+    crate::http::serve(listener, app, shutdown_signal()).await;
+    Ok(())
+}
+
+/// Completes on Ctrl-C or SIGTERM.
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! { () = ctrl_c => {}, () = terminate => {} }
+}
+
+async fn eval(args: EvalArgs) -> anyhow::Result<()> {
+    let runtime = Runtime::new().map_err(|e| anyhow::anyhow!("{e:#}"))?;
+    let rule = runtime.load(&args.rule)?;
+    let body = read_request(&args.request)?;
+    let settings = read_settings(args.settings.as_deref())?;
+    let limits = Limits {
+        deadline: Duration::from_millis(args.deadline_ms),
+        max_memory_bytes: args.max_memory_mb << 20,
+        ..Limits::default()
+    };
+    let call = HookCall::parse(&body).context("the request is not an Okta hook call")?;
+    let event_type = call.envelope.event_type.as_str();
+    let Some(flow) = call.registration_flow() else {
+        if event_type != REGISTRATION {
+            bail!("this rule handles `{REGISTRATION}` calls; the request is a `{event_type}` call");
+        }
+        eprintln!(
+            "unknown requestType: the server answers with the failure policy, without running a rule"
+        );
+        return print_answer(
+            FailurePolicy::default_for(event_type).answer(event_type),
+            None,
+        );
+    };
+    let started = Instant::now();
+    let answer = crate::hook::evaluate(&runtime, &rule, &settings, &limits, &call, flow)
+        .await
+        .map_err(|failure| {
+            anyhow::anyhow!(
+                "the rule failed ({}): {failure}\nthe server would answer with the route's failure policy",
+                failure.kind()
+            )
+        })?;
+    print_answer(answer, Some(started.elapsed()))
+}
+
+/// Prints exactly the body the server would send (nothing for 204) and a summary on stderr.
+fn print_answer(answer: Answer, took: Option<Duration>) -> anyhow::Result<()> {
+    let took = took
+        .map(|t| format!(" in {:.2} ms", t.as_secs_f64() * 1e3))
+        .unwrap_or_default();
+    let label = answer.label();
+    match answer {
+        Answer::NoChange => eprintln!("204 No Content ({label}){took}"),
+        Answer::Json(body) => {
+            let mut stdout = std::io::stdout().lock();
+            stdout.write_all(body.as_bytes())?;
+            stdout.flush()?;
+            eprintln!("200 OK ({label}){took}");
+        }
+    }
+    Ok(())
+}
+
+fn read_request(source: &str) -> anyhow::Result<Vec<u8>> {
+    if source == "-" {
+        let mut body = Vec::new();
+        std::io::stdin()
+            .read_to_end(&mut body)
+            .context("cannot read the request from stdin")?;
+        return Ok(body);
+    }
+    std::fs::read(source).with_context(|| format!("cannot read the request {source}"))
+}
+
+/// Settings as compact JSON text; they must be a JSON object, as they are in a config file.
+fn read_settings(settings: Option<&str>) -> anyhow::Result<String> {
+    let text = match settings {
+        None => return Ok("{}".into()),
+        Some(path) if path.starts_with('@') => std::fs::read_to_string(&path[1..])
+            .with_context(|| format!("cannot read the settings file {}", &path[1..]))?,
+        Some(inline) => inline.to_owned(),
+    };
+    match serde_json::from_str(&text).context("the settings are not valid JSON")? {
+        serde_json::Value::Object(object) => Ok(serde_json::Value::Object(object).to_string()),
+        _ => bail!("the settings must be a JSON object"),
+    }
+}
+
+fn check(config: &Path) -> anyhow::Result<()> {
+    let config = Config::load(config, None)?;
+    let runtime = Runtime::new().map_err(|e| anyhow::anyhow!("{e:#}"))?;
+    let tenants = Tenants::build(&config, &runtime)?;
+    let routes: Vec<_> = tenants.iter().flat_map(|t| t.routes.iter()).collect();
+    let modules: HashSet<_> = routes.iter().map(|r| r.rule.sha256.as_str()).collect();
+    println!(
+        "{}: ok ({} tenants, {} routes, {} distinct rule modules)",
+        config.file.display(),
+        tenants.len(),
+        routes.len(),
+        modules.len()
+    );
+    Ok(())
+}

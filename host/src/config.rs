@@ -1,0 +1,436 @@
+//! Configuration: one TOML file, parsed and validated completely before anything uses it.
+//!
+//! Every error names the file, the tenant and the key, because an operator reading
+//! "invalid value" at 3 a.m. should not have to guess which of forty tenants is meant. Relative
+//! rule paths are resolved against the config file's folder, so a config works from any working
+//! directory. The result is plain data ([`Config`]), which tests can also build directly.
+
+use std::collections::{BTreeMap, HashSet};
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use http::{HeaderName, HeaderValue};
+use serde::Deserialize;
+
+use crate::okta::{FailurePolicy, PROGRESSIVE_PROFILE, REGISTRATION, SELF_SERVICE_REGISTRATION};
+use crate::runtime::Limits;
+
+/// Where the server listens when neither the config nor `--listen` says.
+pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
+/// Okta waits 3 s for an answer; a rule deadline beyond that could never be met in time.
+const MAX_DEADLINE_MS: u64 = 3000;
+const MAX_MEMORY_MB: u64 = 4096;
+
+/// A configuration problem, located as precisely as possible.
+#[derive(Debug, thiserror::Error)]
+#[error("{}: {location}{message}", file.display())]
+pub struct ConfigError {
+    pub file: PathBuf,
+    /// `tenant \`demo\`: routes[1].rule: `, or empty for file-level problems.
+    pub location: String,
+    pub message: String,
+}
+
+/// A validated configuration.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// The file it was read from (for messages).
+    pub file: PathBuf,
+    pub listen: SocketAddr,
+    pub tenants: Vec<TenantConfig>,
+}
+
+/// One tenant: its credentials and routes.
+#[derive(Debug, Clone)]
+pub struct TenantConfig {
+    /// The `{tenant}` of `POST /hooks/{tenant}`.
+    pub id: String,
+    pub auth: HeaderSecretConfig,
+    pub routes: Vec<RouteConfig>,
+}
+
+/// Header-secret authentication: Okta sends `header: <secret>` verbatim on every call.
+#[derive(Clone)]
+pub struct HeaderSecretConfig {
+    pub header: HeaderName,
+    /// Accepted values; more than one during a rotation.
+    pub secrets: Vec<String>,
+}
+
+impl std::fmt::Debug for HeaderSecretConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("HeaderSecretConfig")
+            .field("header", &self.header)
+            .field(
+                "secrets",
+                &format_args!("[{} redacted]", self.secrets.len()),
+            )
+            .finish()
+    }
+}
+
+/// Which rule answers which hook calls of a tenant, with what settings and limits.
+#[derive(Debug, Clone)]
+pub struct RouteConfig {
+    pub event_type: String,
+    /// `None` matches every request type of `event_type`.
+    pub request_type: Option<String>,
+    /// Absolute path of the rule component.
+    pub rule: PathBuf,
+    /// The route's settings as JSON text (an object).
+    pub settings: String,
+    pub limits: Limits,
+    pub on_failure: FailurePolicy,
+}
+
+impl Config {
+    /// Reads and validates `file`. `listen` overrides the file's `listen`.
+    pub fn load(file: &Path, listen: Option<SocketAddr>) -> Result<Config, ConfigError> {
+        let error = |location: String, message: String| ConfigError {
+            file: file.to_owned(),
+            location,
+            message,
+        };
+        let text = std::fs::read_to_string(file)
+            .map_err(|e| error(String::new(), format!("cannot read the file: {e}")))?;
+        let raw: raw::File = toml::from_str(&text)
+            .map_err(|e| error(String::new(), e.to_string().trim_end().to_owned()))?;
+        let base = file.parent().unwrap_or(Path::new("."));
+        let defaults = raw
+            .limits
+            .resolve(&Limits::default())
+            .map_err(|(key, message)| error(format!("limits.{key}: "), message))?;
+        let tenants = raw
+            .tenants
+            .into_iter()
+            .map(|(id, tenant)| {
+                tenant
+                    .validate(&id, base, &defaults)
+                    .map_err(|(key, message)| error(format!("tenant `{id}`: {key}: "), message))
+            })
+            .collect::<Result<_, _>>()?;
+        Ok(Config {
+            file: file.to_owned(),
+            listen: listen.unwrap_or(raw.listen),
+            tenants,
+        })
+    }
+}
+
+/// The file's shape, as serde sees it. Unknown keys are errors: a typo must not silently
+/// disable a setting.
+mod raw {
+    use super::*;
+
+    #[derive(Deserialize)]
+    #[serde(deny_unknown_fields)]
+    pub struct File {
+        #[serde(default = "default_listen")]
+        pub listen: SocketAddr,
+        #[serde(default)]
+        pub limits: LimitsTable,
+        #[serde(default)]
+        pub tenants: BTreeMap<String, Tenant>,
+    }
+
+    fn default_listen() -> SocketAddr {
+        DEFAULT_LISTEN.parse().expect("valid default address")
+    }
+
+    #[derive(Deserialize, Default)]
+    #[serde(deny_unknown_fields)]
+    pub struct LimitsTable {
+        pub deadline_ms: Option<u64>,
+        pub max_memory_mb: Option<u64>,
+    }
+
+    #[derive(Deserialize)]
+    #[serde(deny_unknown_fields)]
+    pub struct Tenant {
+        pub auth: Auth,
+        #[serde(default)]
+        pub routes: Vec<Route>,
+    }
+
+    #[derive(Deserialize)]
+    #[serde(tag = "type", rename_all = "kebab-case", deny_unknown_fields)]
+    pub enum Auth {
+        HeaderSecret {
+            header: String,
+            #[serde(default)]
+            secrets: Vec<String>,
+            /// Names of environment variables holding secrets, so they need not sit in the file.
+            #[serde(default)]
+            secrets_from_env: Vec<String>,
+        },
+    }
+
+    #[derive(Deserialize)]
+    #[serde(deny_unknown_fields)]
+    pub struct Route {
+        pub event_type: String,
+        pub request_type: Option<String>,
+        pub rule: PathBuf,
+        pub settings: Option<toml::Table>,
+        pub deadline_ms: Option<u64>,
+        pub max_memory_mb: Option<u64>,
+        pub on_failure: Option<FailurePolicy>,
+    }
+}
+
+type Invalid = (String, String);
+
+impl raw::LimitsTable {
+    fn resolve(&self, defaults: &Limits) -> Result<Limits, Invalid> {
+        let mut limits = defaults.clone();
+        if let Some(ms) = self.deadline_ms {
+            if !(1..=MAX_DEADLINE_MS).contains(&ms) {
+                let message = format!("must be between 1 and {MAX_DEADLINE_MS} (Okta waits 3 s)");
+                return Err(("deadline_ms".into(), message));
+            }
+            limits.deadline = Duration::from_millis(ms);
+        }
+        if let Some(mb) = self.max_memory_mb {
+            if !(1..=MAX_MEMORY_MB).contains(&mb) {
+                let message = format!("must be between 1 and {MAX_MEMORY_MB}");
+                return Err(("max_memory_mb".into(), message));
+            }
+            limits.max_memory_bytes = (mb as usize) << 20;
+        }
+        Ok(limits)
+    }
+}
+
+impl raw::Tenant {
+    fn validate(self, id: &str, base: &Path, defaults: &Limits) -> Result<TenantConfig, Invalid> {
+        let valid_id = !id.is_empty()
+            && id
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b));
+        if !valid_id {
+            let message = "a tenant id may use only letters, digits, `-`, `_` and `.`";
+            return Err(("id".into(), message.into()));
+        }
+        let auth = self.auth.validate()?;
+        let mut seen = HashSet::new();
+        let routes = self
+            .routes
+            .into_iter()
+            .enumerate()
+            .map(|(i, route)| {
+                let route = route
+                    .validate(base, defaults)
+                    .map_err(|(key, message)| (format!("routes[{i}].{key}"), message))?;
+                if !seen.insert((route.event_type.clone(), route.request_type.clone())) {
+                    let message = "another route of this tenant already handles these calls";
+                    return Err((format!("routes[{i}]"), message.into()));
+                }
+                Ok(route)
+            })
+            .collect::<Result<_, _>>()?;
+        Ok(TenantConfig {
+            id: id.to_owned(),
+            auth,
+            routes,
+        })
+    }
+}
+
+impl raw::Auth {
+    fn validate(self) -> Result<HeaderSecretConfig, Invalid> {
+        let raw::Auth::HeaderSecret {
+            header,
+            mut secrets,
+            secrets_from_env,
+        } = self;
+        let header = HeaderName::from_bytes(header.as_bytes()).map_err(|_| {
+            (
+                "auth.header".into(),
+                format!("`{header}` is not an HTTP header name"),
+            )
+        })?;
+        for name in secrets_from_env {
+            let value = std::env::var(&name).map_err(|_| {
+                let message = format!("environment variable `{name}` is not set");
+                ("auth.secrets_from_env".to_owned(), message)
+            })?;
+            secrets.push(value);
+        }
+        if secrets.is_empty() {
+            let message = "at least one secret is required (secrets or secrets_from_env)";
+            return Err(("auth.secrets".into(), message.into()));
+        }
+        if secrets
+            .iter()
+            .any(|s| s.is_empty() || HeaderValue::from_str(s).is_err())
+        {
+            let message = "a secret must be a non-empty, printable header value";
+            return Err(("auth.secrets".into(), message.into()));
+        }
+        Ok(HeaderSecretConfig { header, secrets })
+    }
+}
+
+impl raw::Route {
+    fn validate(self, base: &Path, defaults: &Limits) -> Result<RouteConfig, Invalid> {
+        if self.event_type != REGISTRATION {
+            let message = format!(
+                "`{}` is not supported yet; rules can handle `{REGISTRATION}`",
+                self.event_type
+            );
+            return Err(("event_type".into(), message));
+        }
+        if let Some(request_type) = &self.request_type
+            && ![SELF_SERVICE_REGISTRATION, PROGRESSIVE_PROFILE].contains(&request_type.as_str())
+        {
+            let message = format!(
+                "`{request_type}` is not a registration request type \
+                 (`{SELF_SERVICE_REGISTRATION}` or `{PROGRESSIVE_PROFILE}`)"
+            );
+            return Err(("request_type".into(), message));
+        }
+        let settings = serde_json::to_string(&self.settings.unwrap_or_default())
+            .map_err(|e| ("settings".to_owned(), e.to_string()))?;
+        let limits = raw::LimitsTable {
+            deadline_ms: self.deadline_ms,
+            max_memory_mb: self.max_memory_mb,
+        };
+        Ok(RouteConfig {
+            on_failure: self
+                .on_failure
+                .unwrap_or(FailurePolicy::default_for(&self.event_type)),
+            event_type: self.event_type,
+            request_type: self.request_type,
+            rule: base.join(self.rule),
+            settings,
+            limits: limits.resolve(defaults)?,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn load(toml: &str) -> Result<Config, ConfigError> {
+        let dir = std::env::temp_dir().join(format!("wasmhook-config-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let file = dir.join(format!("{:x}.toml", toml.len() ^ toml.as_ptr() as usize));
+        std::fs::write(&file, toml).unwrap();
+        let config = Config::load(&file, None);
+        std::fs::remove_file(&file).unwrap();
+        config
+    }
+
+    const TENANT: &str = r#"
+        [tenants.demo.auth]
+        type = "header-secret"
+        header = "Authorization"
+        secrets = ["Basic YWRtaW46c3VwZXJzZWNyZXQ="]
+    "#;
+
+    fn route(extra: &str) -> String {
+        format!(
+            "{TENANT}\n[[tenants.demo.routes]]\nevent_type = \"{REGISTRATION}\"\nrule = \"rules/r.wasm\"\n{extra}"
+        )
+    }
+
+    fn message(toml: &str) -> String {
+        load(toml).unwrap_err().to_string()
+    }
+
+    #[test]
+    fn loads_tenant_with_defaults_and_resolves_rule_relative_to_the_file() {
+        let config = load(&route("settings = { allowed_domains = [\"example.com\"] }")).unwrap();
+        assert_eq!(config.listen.to_string(), DEFAULT_LISTEN);
+        let tenant = &config.tenants[0];
+        assert_eq!(tenant.id, "demo");
+        assert_eq!(tenant.auth.header.as_str(), "authorization");
+        let route = &tenant.routes[0];
+        assert!(route.rule.is_absolute() && route.rule.ends_with("rules/r.wasm"));
+        assert_eq!(route.settings, r#"{"allowed_domains":["example.com"]}"#);
+        assert_eq!(route.limits, Limits::default());
+        assert_eq!(route.on_failure, FailurePolicy::FailClosed);
+    }
+
+    #[test]
+    fn route_limits_override_file_defaults() {
+        let toml = route("deadline_ms = 250")
+            .replace(TENANT, &format!("[limits]\nmax_memory_mb = 8\n{TENANT}"));
+        let limits = &load(&toml).unwrap().tenants[0].routes[0].limits;
+        assert_eq!(limits.deadline, Duration::from_millis(250));
+        assert_eq!(limits.max_memory_bytes, 8 << 20);
+    }
+
+    #[test]
+    fn secrets_can_come_from_the_environment() {
+        // PATH is set in every test environment; setting a variable would need `unsafe`.
+        let toml = TENANT.replace("secrets = ", "secrets_from_env = [\"PATH\"]\n#");
+        let config = load(&toml).unwrap();
+        assert_eq!(
+            config.tenants[0].auth.secrets,
+            vec![std::env::var("PATH").unwrap()]
+        );
+        let missing = toml.replace("PATH", "WASMHOOK_TEST_UNSET_VARIABLE");
+        assert!(message(&missing).contains(
+            "tenant `demo`: auth.secrets_from_env: environment variable `WASMHOOK_TEST_UNSET_VARIABLE` is not set"
+        ));
+    }
+
+    #[test]
+    fn errors_name_the_file_tenant_and_key() {
+        let cases = [
+            (
+                route("deadline_ms = 5000"),
+                "tenant `demo`: routes[0].deadline_ms: must be between 1 and 3000",
+            ),
+            (
+                route("request_type = \"x\""),
+                "tenant `demo`: routes[0].request_type: `x` is not a registration",
+            ),
+            (
+                route("").replace(REGISTRATION, "com.okta.oauth2.tokens.transform"),
+                "tenant `demo`: routes[0].event_type:",
+            ),
+            (
+                route("max_memory_mb = 0"),
+                "tenant `demo`: routes[0].max_memory_mb: must be between 1",
+            ),
+            (
+                format!("{}\n{}", route(""), &route("")[TENANT.len()..]),
+                "tenant `demo`: routes[1]: another route",
+            ),
+            (
+                TENANT.replace("\"Authorization\"", "\"bad header\""),
+                "tenant `demo`: auth.header:",
+            ),
+            (
+                TENANT.replace("[\"Basic YWRtaW46c3VwZXJzZWNyZXQ=\"]", "[]"),
+                "tenant `demo`: auth.secrets: at least one",
+            ),
+            (TENANT.replace("demo", "\"de mo\""), "tenant `de mo`: id:"),
+        ];
+        for (toml, expected) in cases {
+            let message = message(&toml);
+            assert!(message.contains(".toml: "), "names the file: {message}");
+            assert!(
+                message.contains(expected),
+                "{message}\n  does not contain: {expected}"
+            );
+        }
+    }
+
+    #[test]
+    fn unknown_keys_and_bad_syntax_are_reported_with_their_position() {
+        let typo = message(&route("deadline = 10"));
+        assert!(typo.contains("unknown field `deadline`"), "{typo}");
+        let syntax = message("listen = ");
+        assert!(syntax.contains("line 1"), "{syntax}");
+        let file = Config::load(Path::new("/nonexistent/wasmhook.toml"), None).unwrap_err();
+        assert!(
+            file.to_string()
+                .starts_with("/nonexistent/wasmhook.toml: cannot read the file")
+        );
+    }
+}

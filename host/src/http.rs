@@ -1,0 +1,170 @@
+//! The HTTP front: hyper 1.x on tokio, one task per connection, graceful shutdown.
+//!
+//! Endpoints: `POST /hooks/{tenant}` (every inline hook of that tenant), `GET /healthz` (the
+//! process is up), `GET /readyz` (rules are loaded), `GET /metrics` (Prometheus text).
+//! The order of checks on a hook call is fixed and cheap-first: path, method, tenant, credentials,
+//! then the body (so an unauthenticated caller never gets a body read), then the rule.
+
+mod reply;
+
+use std::convert::Infallible;
+use std::future::Future;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use http::{Method, Request, Response, StatusCode, header};
+use http_body_util::{BodyExt, LengthLimitError, Limited};
+use hyper::body::Incoming;
+use hyper::server::conn::http1;
+use hyper::service::service_fn;
+use hyper_util::rt::{TokioIo, TokioTimer};
+use hyper_util::server::graceful::GracefulShutdown;
+use tokio::net::TcpListener;
+use tracing::{Instrument, field};
+
+use crate::app::App;
+use crate::hook;
+use reply::{Body, Rejection, json_response};
+
+/// Largest request body accepted. Okta documents no request limit; hook payloads are a few KB.
+pub const MAX_BODY_BYTES: usize = 1 << 20;
+/// Time allowed for a client to send its request headers, and then its body.
+const READ_TIMEOUT: Duration = Duration::from_secs(5);
+/// How long shutdown waits for requests in flight before closing their connections.
+const DRAIN_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Serves `app` on `listener` until `shutdown` completes, then stops accepting and lets requests
+/// in flight finish (for up to [`DRAIN_TIMEOUT`]).
+pub async fn serve(listener: TcpListener, app: Arc<App>, shutdown: impl Future<Output = ()>) {
+    let graceful = GracefulShutdown::new();
+    let mut builder = http1::Builder::new();
+    builder
+        .timer(TokioTimer::new())
+        .header_read_timeout(READ_TIMEOUT);
+    tokio::pin!(shutdown);
+    loop {
+        let (stream, _peer) = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok(accepted) => accepted,
+                Err(error) => {
+                    // Typically out of file descriptors: back off instead of spinning.
+                    tracing::warn!(%error, "accept failed");
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                    continue;
+                }
+            },
+            () = &mut shutdown => break,
+        };
+        let app = app.clone();
+        let service = service_fn(move |request| {
+            let app = app.clone();
+            async move { Ok::<_, Infallible>(handle(&app, request).await) }
+        });
+        let connection = graceful.watch(builder.serve_connection(TokioIo::new(stream), service));
+        tokio::spawn(async move {
+            if let Err(error) = connection.await {
+                tracing::debug!(%error, "connection ended with an error");
+            }
+        });
+    }
+    drop(listener);
+    tracing::info!("shutting down: waiting for requests in flight");
+    tokio::select! {
+        () = graceful.shutdown() => tracing::info!("all connections closed"),
+        () = tokio::time::sleep(DRAIN_TIMEOUT) => tracing::warn!("drain timed out; closing remaining connections"),
+    }
+}
+
+/// Handles one request. Never fails: every outcome is a response.
+pub async fn handle(app: &App, request: Request<Incoming>) -> Response<Body> {
+    let path = request.uri().path().to_owned();
+    let response = match path.strip_prefix("/hooks/") {
+        Some(tenant) => hook_call(app, tenant, request).await,
+        None => endpoint(app, &path, request.method()),
+    }
+    .unwrap_or_else(Rejection::into_response);
+    app.metrics.response(response.status().as_u16());
+    response
+}
+
+fn endpoint(app: &App, path: &str, method: &Method) -> Result<Response<Body>, Rejection> {
+    let body = match path {
+        "/healthz" => r#"{"status":"ok"}"#.to_owned(),
+        "/readyz" => format!(r#"{{"status":"ready","tenants":{}}}"#, app.tenants().len()),
+        "/metrics" => String::new(),
+        _ => return Err(Rejection::NotFound),
+    };
+    if method != Method::GET && method != Method::HEAD {
+        return Err(Rejection::MethodNotAllowed("GET, HEAD"));
+    }
+    if path == "/metrics" {
+        let mut response = Response::new(Body::from(app.metrics.encode()));
+        response.headers_mut().insert(
+            header::CONTENT_TYPE,
+            header::HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"),
+        );
+        return Ok(response);
+    }
+    Ok(json_response(StatusCode::OK, body))
+}
+
+async fn hook_call(
+    app: &App,
+    tenant_id: &str,
+    request: Request<Incoming>,
+) -> Result<Response<Body>, Rejection> {
+    if tenant_id.is_empty() || tenant_id.contains('/') {
+        return Err(Rejection::NotFound);
+    }
+    if request.method() != Method::POST {
+        return Err(Rejection::MethodNotAllowed("POST"));
+    }
+    let tenants = app.tenants();
+    let tenant = tenants.get(tenant_id).ok_or(Rejection::NotFound)?;
+    let span = tracing::info_span!(
+        "hook",
+        tenant = %tenant.id,
+        event_id = field::Empty,
+        hook = field::Empty,
+        rule = field::Empty,
+        decision = field::Empty,
+    );
+    async move {
+        let started = Instant::now();
+        if !tenant.auth.verify(request.headers()) {
+            tracing::info!("authentication failed");
+            return Err(Rejection::Unauthorized);
+        }
+        let body = read_body(request).await?;
+        let answer = hook::answer(&app.runtime, &app.metrics, tenant, &body)
+            .await
+            .map_err(|e| {
+                tracing::info!(error = %e, "unparsable hook request");
+                Rejection::BadRequest(e)
+            })?;
+        let micros = started.elapsed().as_micros() as u64;
+        tracing::info!(micros, "hook answered");
+        Ok(reply::answer(answer))
+    }
+    .instrument(span)
+    .await
+}
+
+async fn read_body(request: Request<Incoming>) -> Result<bytes::Bytes, Rejection> {
+    let declared = request
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok()?.parse::<u64>().ok());
+    if declared.is_some_and(|len| len > MAX_BODY_BYTES as u64) {
+        return Err(Rejection::PayloadTooLarge(MAX_BODY_BYTES));
+    }
+    let limited = Limited::new(request.into_body(), MAX_BODY_BYTES);
+    match tokio::time::timeout(READ_TIMEOUT, limited.collect()).await {
+        Err(_) => Err(Rejection::RequestTimeout),
+        Ok(Ok(collected)) => Ok(collected.to_bytes()),
+        Ok(Err(error)) if error.is::<LengthLimitError>() => {
+            Err(Rejection::PayloadTooLarge(MAX_BODY_BYTES))
+        }
+        Ok(Err(_)) => Err(Rejection::BadBody),
+    }
+}

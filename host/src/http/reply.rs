@@ -1,0 +1,95 @@
+//! The one place where outcomes become HTTP responses.
+//!
+//! Statuses follow Okta's protocol: `200` with JSON or `204` for an answer (business outcomes,
+//! including denials and rule failures, travel inside the answer), and 4xx only when the call
+//! itself is wrong. Every error body is JSON with an `error` object, and none reveals internals.
+
+use bytes::Bytes;
+use http::{HeaderValue, Response, StatusCode, header};
+use http_body_util::Full;
+use serde_json::json;
+
+use crate::okta::{Answer, ParseError};
+
+pub type Body = Full<Bytes>;
+
+/// Why a call was refused before any rule ran.
+#[derive(Debug)]
+pub enum Rejection {
+    /// Unknown path or tenant.
+    NotFound,
+    /// The path exists but not for this method; carries the `Allow` header value.
+    MethodNotAllowed(&'static str),
+    /// Missing or wrong credentials. Deliberately says nothing about which.
+    Unauthorized,
+    /// The body is larger than the limit (in bytes).
+    PayloadTooLarge(usize),
+    /// The body did not arrive in time.
+    RequestTimeout,
+    /// The body is not an Okta hook call.
+    BadRequest(ParseError),
+    /// The body could not be read.
+    BadBody,
+}
+
+impl Rejection {
+    pub fn into_response(self) -> Response<Body> {
+        let (status, summary) = match &self {
+            Rejection::NotFound => (StatusCode::NOT_FOUND, "Not found.".to_owned()),
+            Rejection::MethodNotAllowed(_) => (
+                StatusCode::METHOD_NOT_ALLOWED,
+                "Method not allowed.".to_owned(),
+            ),
+            Rejection::Unauthorized => (StatusCode::UNAUTHORIZED, "Unauthorized.".to_owned()),
+            Rejection::PayloadTooLarge(limit) => (
+                StatusCode::PAYLOAD_TOO_LARGE,
+                format!("The request body exceeds {limit} bytes."),
+            ),
+            Rejection::RequestTimeout => (
+                StatusCode::REQUEST_TIMEOUT,
+                "The request body did not arrive in time.".to_owned(),
+            ),
+            Rejection::BadRequest(error) => (
+                StatusCode::BAD_REQUEST,
+                format!("Invalid hook request: {error}."),
+            ),
+            Rejection::BadBody => (
+                StatusCode::BAD_REQUEST,
+                "The request body could not be read.".to_owned(),
+            ),
+        };
+        let mut response = json_response(
+            status,
+            json!({"error": {"errorSummary": summary}}).to_string(),
+        );
+        if let Rejection::MethodNotAllowed(allow) = self {
+            response
+                .headers_mut()
+                .insert(header::ALLOW, HeaderValue::from_static(allow));
+        }
+        response
+    }
+}
+
+/// Okta's answer: `204` with an empty body for "no change", else `200` with the JSON.
+pub fn answer(answer: Answer) -> Response<Body> {
+    match answer {
+        Answer::NoChange => {
+            let mut response = Response::new(Body::default());
+            *response.status_mut() = StatusCode::NO_CONTENT;
+            response
+        }
+        Answer::Json(body) => json_response(StatusCode::OK, body),
+    }
+}
+
+/// A response with a JSON body and `Content-Type: application/json`.
+pub fn json_response(status: StatusCode, body: String) -> Response<Body> {
+    let mut response = Response::new(Body::new(Bytes::from(body)));
+    *response.status_mut() = status;
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    response
+}

@@ -1,0 +1,131 @@
+//! Prometheus metrics, served at `GET /metrics`.
+//!
+//! Label values are bounded: tenants and rules come from the configuration, never from a request
+//! (a call to an unknown tenant is counted by status only), so a caller cannot grow the series set.
+
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
+use prometheus_client::registry::Registry;
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct StatusLabels {
+    status: u16,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct AnswerLabels {
+    tenant: String,
+    answer: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct FailureLabels {
+    tenant: String,
+    rule: String,
+    kind: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct TenantLabels {
+    tenant: String,
+}
+
+pub struct Metrics {
+    registry: Registry,
+    responses: Family<StatusLabels, Counter>,
+    answers: Family<AnswerLabels, Counter>,
+    rule_failures: Family<FailureLabels, Counter>,
+    unrouted: Family<TenantLabels, Counter>,
+    evaluation_seconds: Family<TenantLabels, Histogram>,
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        let mut registry = Registry::with_prefix("wasmhook");
+        let responses = Family::default();
+        registry.register(
+            "http_responses",
+            "HTTP responses by status",
+            responses.clone(),
+        );
+        let answers = Family::default();
+        registry.register(
+            "hook_answers",
+            "Hook answers by tenant and kind",
+            answers.clone(),
+        );
+        let rule_failures = Family::default();
+        registry.register(
+            "rule_failures",
+            "Rule failures answered by the failure policy, by kind",
+            rule_failures.clone(),
+        );
+        let unrouted = Family::default();
+        registry.register(
+            "unrouted_calls",
+            "Hook calls with no matching route",
+            unrouted.clone(),
+        );
+        let evaluation_seconds = Family::new_with_constructor(
+            (|| Histogram::new(exponential_buckets(0.000_05, 2.0, 16))) as fn() -> Histogram,
+        );
+        registry.register(
+            "hook_duration_seconds",
+            "Time from a parsed hook call to its answer",
+            evaluation_seconds.clone(),
+        );
+        Metrics {
+            registry,
+            responses,
+            answers,
+            rule_failures,
+            unrouted,
+            evaluation_seconds,
+        }
+    }
+}
+
+impl Metrics {
+    pub fn response(&self, status: u16) {
+        self.responses.get_or_create(&StatusLabels { status }).inc();
+    }
+
+    pub fn answer(&self, tenant: &str, answer: &'static str, seconds: f64) {
+        let tenant = tenant.to_owned();
+        self.evaluation_seconds
+            .get_or_create(&TenantLabels {
+                tenant: tenant.clone(),
+            })
+            .observe(seconds);
+        self.answers
+            .get_or_create(&AnswerLabels { tenant, answer })
+            .inc();
+    }
+
+    pub fn rule_failure(&self, tenant: &str, rule: &str, kind: &'static str) {
+        let labels = FailureLabels {
+            tenant: tenant.into(),
+            rule: rule.into(),
+            kind,
+        };
+        self.rule_failures.get_or_create(&labels).inc();
+    }
+
+    pub fn unrouted(&self, tenant: &str) {
+        self.unrouted
+            .get_or_create(&TenantLabels {
+                tenant: tenant.into(),
+            })
+            .inc();
+    }
+
+    /// The Prometheus text exposition of every metric.
+    pub fn encode(&self) -> String {
+        let mut text = String::new();
+        prometheus_client::encoding::text::encode(&mut text, &self.registry)
+            .expect("writing to a String cannot fail");
+        text
+    }
+}

@@ -1,0 +1,64 @@
+//! Choosing the route (and so the rule) for a hook call, by `eventType` and `requestType`.
+//!
+//! A route with a request type matches only that request type; one without matches every request
+//! type of its event type, and the more specific route wins. A registration call without
+//! `requestType` comes from Classic Engine, where the only flow is self-service registration, so
+//! it is routed as `self.service.registration`.
+
+use crate::okta::{HookCall, REGISTRATION, SELF_SERVICE_REGISTRATION};
+use crate::runtime::Flow;
+use crate::tenant::Route;
+
+pub struct RouteTable {
+    routes: Vec<Route>,
+}
+
+/// Why a call has no rule to answer it. The caller answers with the hook type's failure policy.
+#[derive(Debug, PartialEq, Eq, thiserror::Error)]
+pub enum Unrouted {
+    #[error("unknown registration requestType `{0}`")]
+    UnknownRequestType(String),
+    #[error("no route for this eventType and requestType")]
+    NoRoute,
+}
+
+impl RouteTable {
+    pub fn new(routes: Vec<Route>) -> Self {
+        RouteTable { routes }
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = &Route> {
+        self.routes.iter()
+    }
+
+    /// The route for `call`, with the registration flow the rule will see.
+    pub fn route(&self, call: &HookCall) -> Result<(&Route, Flow), Unrouted> {
+        let event_type = call.envelope.event_type.as_str();
+        let flow = call
+            .registration_flow()
+            .ok_or_else(|| match &call.envelope.request_type {
+                Some(other) if event_type == REGISTRATION => {
+                    Unrouted::UnknownRequestType(other.clone())
+                }
+                _ => Unrouted::NoRoute,
+            })?;
+        let request_type = call
+            .envelope
+            .request_type
+            .as_deref()
+            .unwrap_or(SELF_SERVICE_REGISTRATION);
+        let matching = |specific: bool| {
+            self.routes.iter().find(|route| {
+                route.event_type == event_type
+                    && match &route.request_type {
+                        Some(rt) => specific && rt == request_type,
+                        None => !specific,
+                    }
+            })
+        };
+        let route = matching(true)
+            .or_else(|| matching(false))
+            .ok_or(Unrouted::NoRoute)?;
+        Ok((route, flow))
+    }
+}
