@@ -86,7 +86,7 @@ mod tests {
 
     #[test]
     fn profile_reads_values_by_json_type() {
-        let profile = vec![attr("email", "\"a@B.org\""), attr("employeeNumber", "1234")];
+        let profile = [attr("email", "\"a@B.org\""), attr("employeeNumber", "1234")];
         assert_eq!(profile.email_domain().as_deref(), Some("b.org"));
         assert_eq!(
             profile.get_str("employeeNumber"),

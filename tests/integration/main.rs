@@ -1,1 +1,9 @@
-//! Integration tests: see common.rs.
+//! Integration tests: the real server on a real socket (`127.0.0.1:0`), the real rules built from
+//! `rules/` (once per test run), the documented Okta payloads, and the `wasmhook` binary itself.
+
+mod bad_input;
+mod cli;
+mod common;
+mod quickstart;
+mod rule_failures;
+mod shutdown;

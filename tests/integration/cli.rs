@@ -1,0 +1,294 @@
+//! The `wasmhook` binary as a user runs it: `eval`, `check` and `serve`.
+
+use std::io::{BufRead, BufReader, Write};
+use std::process::{Command, Output, Stdio};
+
+use crate::common::{
+    PP_OIE, SSR_OIE, TestServer, quickstart_config, repo_root, rule, write_config,
+};
+
+fn wasmhook(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_wasmhook"))
+        .args(args)
+        .output()
+        .unwrap()
+}
+
+fn fixture(name: &str) -> String {
+    repo_root()
+        .join("tests/fixtures/okta")
+        .join(name)
+        .display()
+        .to_string()
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+fn eval(rule_name: &str, request: &str, settings: Option<&str>) -> Output {
+    let rule = rule(rule_name).display().to_string();
+    let mut args = vec!["eval", "--rule", &rule, "--request", request];
+    if let Some(settings) = settings {
+        args.extend(["--settings", settings]);
+    }
+    wasmhook(&args)
+}
+
+#[tokio::test]
+async fn eval_prints_exactly_what_the_server_sends() {
+    let server = TestServer::quickstart().await;
+    let denied_ssr = SSR_OIE.replace("@example.com", "@example.org");
+    let denied_pp = PP_OIE.replace("\"1234\"", "\"12\"");
+    let denied_ssr_file = write_config(&denied_ssr);
+    let denied_pp_file = write_config(&denied_pp);
+    let settings = r#"{"allowed_domains":["example.com"]}"#;
+    let cases = [
+        (
+            "email_domain",
+            fixture("registration-ssr-oie.json"),
+            SSR_OIE.to_owned(),
+        ),
+        (
+            "email_domain",
+            denied_ssr_file.display().to_string(),
+            denied_ssr,
+        ),
+        (
+            "employee_number",
+            fixture("registration-progressive-oie.json"),
+            PP_OIE.to_owned(),
+        ),
+        (
+            "employee_number",
+            denied_pp_file.display().to_string(),
+            denied_pp,
+        ),
+    ];
+    for (rule, request, body) in cases {
+        let output = eval(rule, &request, Some(settings));
+        assert!(output.status.success(), "{}", text(&output.stderr));
+        let http = server.hook("/hooks/demo", &body).await;
+        assert_eq!(text(&output.stdout), http.body, "{rule} on {request}");
+        let expected_status = if http.status == 204 {
+            "204 No Content"
+        } else {
+            "200 OK"
+        };
+        assert!(
+            text(&output.stderr).starts_with(expected_status),
+            "{}",
+            text(&output.stderr)
+        );
+    }
+}
+
+#[test]
+fn eval_reads_the_request_from_stdin_and_settings_from_a_file() {
+    let settings = write_config(r#"{"allowed_domains": ["example.org"]}"#);
+    let settings_arg = format!("@{}", settings.display());
+    let rule = rule("email_domain").display().to_string();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_wasmhook"))
+        .args([
+            "eval",
+            "--rule",
+            &rule,
+            "--request",
+            "-",
+            "--settings",
+            &settings_arg,
+        ])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(SSR_OIE.as_bytes())
+        .unwrap();
+    let output = child.wait_with_output().unwrap();
+    assert!(output.status.success(), "{}", text(&output.stderr));
+    assert!(
+        text(&output.stdout).contains("INVALID_EMAIL_DOMAIN"),
+        "example.com is not allowed now"
+    );
+}
+
+#[test]
+fn eval_reports_a_failing_rule_on_stderr_and_exits_non_zero() {
+    let output = eval(
+        "misbehave",
+        &fixture("registration-ssr-oie.json"),
+        Some(r#"{"behaviour":"panic"}"#),
+    );
+    assert!(!output.status.success());
+    assert!(output.stdout.is_empty());
+    assert!(
+        text(&output.stderr).contains("the rule failed (trap)"),
+        "{}",
+        text(&output.stderr)
+    );
+
+    let looping = wasmhook(&[
+        "eval",
+        "--rule",
+        &rule("misbehave").display().to_string(),
+        "--request",
+        &fixture("registration-ssr-oie.json"),
+        "--settings",
+        r#"{"behaviour":"loop"}"#,
+        "--deadline-ms",
+        "50",
+    ]);
+    assert!(!looping.status.success());
+    assert!(
+        text(&looping.stderr).contains("deadline of 50 ms exceeded"),
+        "{}",
+        text(&looping.stderr)
+    );
+}
+
+#[test]
+fn eval_rejects_bad_inputs_with_clear_messages() {
+    let ssr = fixture("registration-ssr-oie.json");
+    let missing_rule = wasmhook(&[
+        "eval",
+        "--rule",
+        "/nonexistent/rule.wasm",
+        "--request",
+        &ssr,
+    ]);
+    assert!(!missing_rule.status.success());
+    assert!(text(&missing_rule.stderr).contains("cannot read /nonexistent/rule.wasm"));
+
+    let not_wasm = wasmhook(&["eval", "--rule", &ssr, "--request", &ssr]);
+    assert!(!not_wasm.status.success());
+    assert!(text(&not_wasm.stderr).contains("is not a valid WebAssembly component"));
+
+    let bad_settings = eval("email_domain", &ssr, Some("[1,2]"));
+    assert!(text(&bad_settings.stderr).contains("the settings must be a JSON object"));
+
+    let token = eval("email_domain", &fixture("token-transform.json"), None);
+    assert!(!token.status.success());
+    assert!(
+        text(&token.stderr).contains("the request is a `com.okta.oauth2.tokens.transform` call")
+    );
+
+    let garbage = eval(
+        "email_domain",
+        &repo_root().join("Cargo.toml").display().to_string(),
+        None,
+    );
+    assert!(!garbage.status.success());
+    assert!(text(&garbage.stderr).contains("not an Okta hook call"));
+}
+
+#[test]
+fn check_accepts_the_quickstart() {
+    let output = wasmhook(&[
+        "check",
+        "--config",
+        &quickstart_config().display().to_string(),
+    ]);
+    assert!(output.status.success(), "{}", text(&output.stderr));
+    assert!(text(&output.stdout).contains("ok (1 tenants, 2 routes, 2 distinct rule modules)"));
+}
+
+#[test]
+fn check_names_the_file_tenant_and_key_of_a_problem() {
+    let quickstart = std::fs::read_to_string(quickstart_config()).unwrap();
+    let rules_dir = crate::common::built_rules().display().to_string();
+    let absolute = quickstart.replace("../rules/target/wasm32-wasip2/release", &rules_dir);
+    let cases = [
+        (
+            absolute.replace("email_domain.wasm", "missing.wasm"),
+            "tenant `demo`: routes[0].rule: cannot read",
+        ),
+        (
+            absolute.replace("deadline_ms = 1000", "deadline_ms = 0"),
+            "limits.deadline_ms: must be between 1 and 3000",
+        ),
+        (
+            absolute.replace("header = \"authorization\"", "header = \"\""),
+            "tenant `demo`: auth.header:",
+        ),
+        (
+            absolute.replace(
+                "employee_number.wasm",
+                "../../../../examples/quickstart.toml",
+            ),
+            "tenant `demo`: routes[1].rule:",
+        ),
+    ];
+    for (toml, expected) in cases {
+        let file = write_config(&toml);
+        let output = wasmhook(&["check", "--config", &file.display().to_string()]);
+        assert!(!output.status.success(), "accepted: {expected}");
+        let stderr = text(&output.stderr);
+        assert!(
+            stderr.contains(&file.display().to_string()),
+            "no file name in: {stderr}"
+        );
+        assert!(
+            stderr.contains(expected),
+            "{stderr}\n  does not contain: {expected}"
+        );
+    }
+}
+
+#[test]
+fn serve_answers_and_stops_cleanly_on_sigterm() {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_wasmhook"))
+        .args([
+            "serve",
+            "--config",
+            &quickstart_config().display().to_string(),
+            "--listen",
+            "127.0.0.1:0",
+        ])
+        .args(["--log-format", "json"])
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
+    let address = lines
+        .by_ref()
+        .find_map(|line| {
+            let line: serde_json::Value = serde_json::from_str(&line.unwrap()).ok()?;
+            Some(
+                line["address"]
+                    .as_str()?
+                    .parse::<std::net::SocketAddr>()
+                    .unwrap(),
+            )
+        })
+        .expect("a `wasmhook listening` line with the address");
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let reply = runtime.block_on(crate::common::send(
+        address,
+        "POST",
+        "/hooks/demo",
+        &[crate::common::AUTH],
+        SSR_OIE.into(),
+    ));
+    assert_eq!(reply.status, 204);
+    let answered: serde_json::Value =
+        serde_json::from_str(&lines.next().unwrap().unwrap()).unwrap();
+    assert_eq!(answered["message"], "hook answered");
+    assert_eq!(answered["span"]["event_id"], "04Dmt8BcT_aEgM");
+    assert_eq!(answered["span"]["decision"], "no-change");
+    assert!(
+        !answered.to_string().contains("rosario"),
+        "profile values must not be logged"
+    );
+
+    let kill = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(kill.success());
+    assert!(child.wait().unwrap().success(), "serve exits 0 on SIGTERM");
+}

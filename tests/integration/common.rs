@@ -1,0 +1,224 @@
+//! Shared test support: building the rules once, starting servers, sending requests.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::{Arc, OnceLock};
+
+use bytes::Bytes;
+use http::{HeaderMap, Request};
+use http_body_util::{BodyExt, Full};
+use hyper::client::conn::http1;
+use hyper_util::rt::TokioIo;
+use serde_json::Value;
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+use wasmhook::app::App;
+use wasmhook::config::Config;
+
+pub const AUTH: (&str, &str) = ("authorization", "Basic YWRtaW46c3VwZXJzZWNyZXQ=");
+
+pub const SSR_OIE: &str = include_str!("../fixtures/okta/registration-ssr-oie.json");
+pub const SSR_CLASSIC: &str = include_str!("../fixtures/okta/registration-ssr-classic.json");
+pub const PP_OIE: &str = include_str!("../fixtures/okta/registration-progressive-oie.json");
+pub const TOKEN: &str = include_str!("../fixtures/okta/token-transform.json");
+
+pub fn repo_root() -> &'static Path {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("host/ has a parent")
+}
+
+pub fn quickstart_config() -> PathBuf {
+    built_rules();
+    repo_root().join("examples/quickstart.toml")
+}
+
+/// Builds every rule in `rules/` for `wasm32-wasip2`, once per test run, and returns the folder
+/// holding the components. Cargo makes this a no-op when nothing changed.
+pub fn built_rules() -> &'static Path {
+    static BUILT: OnceLock<PathBuf> = OnceLock::new();
+    BUILT.get_or_init(|| {
+        let rules = repo_root().join("rules");
+        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+        let status = Command::new(cargo)
+            .args(["build", "--release", "--quiet"])
+            .current_dir(&rules)
+            .env_remove("CARGO_TARGET_DIR")
+            .env_remove("CARGO_BUILD_TARGET")
+            .env_remove("RUSTFLAGS")
+            .env_remove("CARGO_ENCODED_RUSTFLAGS")
+            .status()
+            .expect("cargo runs");
+        assert!(
+            status.success(),
+            "building rules/ failed; is the target installed? (rustup target add wasm32-wasip2)"
+        );
+        rules.join("target/wasm32-wasip2/release")
+    })
+}
+
+pub fn rule(name: &str) -> PathBuf {
+    built_rules().join(format!("{name}.wasm"))
+}
+
+/// A config with one tenant `t` (the quickstart secret) whose self-service registration route
+/// runs the `misbehave` rule with `behaviour`, plus `extra` route keys.
+pub fn misbehave_config(behaviour: &str, extra: &str) -> String {
+    format!(
+        r#"
+        [tenants.t.auth]
+        type = "header-secret"
+        header = "authorization"
+        secrets = ["{secret}"]
+
+        [[tenants.t.routes]]
+        event_type = "com.okta.user.pre-registration"
+        request_type = "self.service.registration"
+        rule = "{rule}"
+        settings = {{ behaviour = "{behaviour}" }}
+        {extra}
+        "#,
+        secret = AUTH.1,
+        rule = rule("misbehave").display(),
+    )
+}
+
+/// Writes `toml` to a fresh temporary file and returns its path.
+pub fn write_config(toml: &str) -> PathBuf {
+    static NEXT: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+    let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let dir = std::env::temp_dir().join(format!("wasmhook-it-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join(format!("config-{n}.toml"));
+    std::fs::write(&file, toml).unwrap();
+    file
+}
+
+/// A server running in this process on an ephemeral loopback port.
+pub struct TestServer {
+    pub addr: SocketAddr,
+    shutdown: Option<oneshot::Sender<()>>,
+    task: JoinHandle<()>,
+}
+
+#[derive(Debug)]
+pub struct Reply {
+    pub status: u16,
+    pub headers: HeaderMap,
+    pub body: String,
+}
+
+impl Reply {
+    pub fn json(&self) -> Value {
+        serde_json::from_str(&self.body)
+            .unwrap_or_else(|e| panic!("body is not JSON ({e}): {:?}", self.body))
+    }
+
+    pub fn content_type(&self) -> Option<&str> {
+        self.headers
+            .get("content-type")
+            .and_then(|v| v.to_str().ok())
+    }
+}
+
+impl TestServer {
+    pub async fn start(config: &Path) -> TestServer {
+        let config = Config::load(config, Some("127.0.0.1:0".parse().unwrap())).unwrap();
+        let app = Arc::new(App::load(&config).unwrap());
+        let listener = TcpListener::bind(config.listen).await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let (shutdown, stop) = oneshot::channel();
+        let task = tokio::spawn(wasmhook::http::serve(listener, app, async {
+            let _ = stop.await;
+        }));
+        TestServer {
+            addr,
+            shutdown: Some(shutdown),
+            task,
+        }
+    }
+
+    pub async fn quickstart() -> TestServer {
+        TestServer::start(&quickstart_config()).await
+    }
+
+    pub async fn with_config(toml: &str) -> TestServer {
+        TestServer::start(&write_config(toml)).await
+    }
+
+    /// `POST path` with the quickstart credentials.
+    pub async fn hook(&self, path: &str, body: &str) -> Reply {
+        self.request("POST", path, &[AUTH], body.to_owned()).await
+    }
+
+    pub async fn get(&self, path: &str) -> Reply {
+        self.request("GET", path, &[], String::new()).await
+    }
+
+    pub async fn request(
+        &self,
+        method: &str,
+        path: &str,
+        headers: &[(&str, &str)],
+        body: impl Into<Bytes>,
+    ) -> Reply {
+        send(self.addr, method, path, headers, body.into()).await
+    }
+
+    /// Stops accepting, waits for requests in flight, and returns once the server has stopped.
+    pub async fn stop(mut self) {
+        let _ = self.shutdown.take().unwrap().send(());
+        (&mut self.task).await.unwrap();
+    }
+}
+
+/// Sends one request on a new connection.
+pub async fn send(
+    addr: SocketAddr,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: Bytes,
+) -> Reply {
+    let stream = TcpStream::connect(addr).await.unwrap();
+    let (mut sender, connection) = http1::handshake(TokioIo::new(stream)).await.unwrap();
+    tokio::spawn(connection);
+    let mut request = Request::builder()
+        .method(method)
+        .uri(path)
+        .header("host", addr.to_string());
+    for (name, value) in headers {
+        request = request.header(*name, *value);
+    }
+    let response = sender
+        .send_request(request.body(Full::new(body)).unwrap())
+        .await
+        .unwrap();
+    let status = response.status().as_u16();
+    let headers = response.headers().clone();
+    let body = response.into_body().collect().await.unwrap().to_bytes();
+    Reply {
+        status,
+        headers,
+        body: String::from_utf8(body.to_vec()).unwrap(),
+    }
+}
+
+/// Asserts `reply` is the registration failure policy's generic denial, with no internals.
+pub fn assert_fail_closed(reply: &Reply) {
+    assert_eq!(reply.status, 200, "{reply:?}");
+    let body = reply.json();
+    assert_eq!(body["commands"][0]["type"], "com.okta.action.update");
+    assert_eq!(body["commands"][0]["value"]["registration"], "DENY");
+    let summary = body["error"]["errorSummary"].as_str().unwrap();
+    assert!(summary.contains("cannot be completed"), "{summary}");
+    for leak in ["wasm", "trap", "deadline", "memory", "panic", "backtrace"] {
+        assert!(
+            !reply.body.to_lowercase().contains(leak),
+            "answer leaks `{leak}`: {}",
+            reply.body
+        );
+    }
+}
