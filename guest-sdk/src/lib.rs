@@ -37,6 +37,11 @@
 
 #![deny(missing_docs)]
 
+/// The README's example rule, compiled as a doc test so it stays correct.
+#[doc = include_str!("../../README.md")]
+#[cfg(doctest)]
+pub struct ReadmeExample;
+
 mod profile;
 pub mod registration;
 
