@@ -173,9 +173,9 @@ fn print_answer(answer: Answer, took: Option<Duration>) -> anyhow::Result<()> {
         .map(|t| format!(" in {:.2} ms", t.as_secs_f64() * 1e3))
         .unwrap_or_default();
     let label = answer.label();
-    match answer {
-        Answer::NoChange => eprintln!("204 No Content ({label}){took}"),
-        Answer::Json(body) => {
+    match answer.body() {
+        None => eprintln!("204 No Content ({label}){took}"),
+        Some(body) => {
             let mut stdout = std::io::stdout().lock();
             stdout.write_all(body.as_bytes())?;
             stdout.flush()?;

@@ -88,24 +88,20 @@ pub async fn handle(app: &App, request: Request<Incoming>) -> Response<Body> {
 }
 
 fn endpoint(app: &App, path: &str, method: &Method) -> Result<Response<Body>, Rejection> {
-    let body = match path {
-        "/healthz" => r#"{"status":"ok"}"#.to_owned(),
-        "/readyz" => format!(r#"{{"status":"ready","tenants":{}}}"#, app.tenants().len()),
-        "/metrics" => String::new(),
-        _ => return Err(Rejection::NotFound),
-    };
+    if !matches!(path, "/healthz" | "/readyz" | "/metrics") {
+        return Err(Rejection::NotFound);
+    }
     if method != Method::GET && method != Method::HEAD {
         return Err(Rejection::MethodNotAllowed("GET, HEAD"));
     }
-    if path == "/metrics" {
-        let mut response = Response::new(Body::from(app.metrics.encode()));
-        response.headers_mut().insert(
-            header::CONTENT_TYPE,
-            header::HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"),
-        );
-        return Ok(response);
-    }
-    Ok(json_response(StatusCode::OK, body))
+    Ok(match path {
+        "/healthz" => json_response(StatusCode::OK, r#"{"status":"ok"}"#.to_owned()),
+        "/readyz" => {
+            let body = format!(r#"{{"status":"ready","tenants":{}}}"#, app.tenants().len());
+            json_response(StatusCode::OK, body)
+        }
+        _ => reply::metrics(app.metrics.encode()),
+    })
 }
 
 async fn hook_call(

@@ -245,9 +245,12 @@ impl Runtime {
                 let trap = error.downcast_ref::<Trap>().map(|t| t.to_string());
                 // The full error (with the guest backtrace) is for the operator's log only.
                 tracing::debug!(error = ?error, "guest failed");
-                Err(RuleFailure::Trap(
-                    trap.unwrap_or_else(|| format!("{error:#}")),
-                ))
+                let mut message = trap.unwrap_or_else(|| format!("{error:#}"));
+                let stderr = sandbox.stderr();
+                if !stderr.is_empty() {
+                    message = format!("{message}; guest stderr: {stderr}");
+                }
+                Err(RuleFailure::Trap(message))
             }
         }
     }

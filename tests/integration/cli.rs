@@ -126,10 +126,11 @@ fn eval_reports_a_failing_rule_on_stderr_and_exits_non_zero() {
     );
     assert!(!output.status.success());
     assert!(output.stdout.is_empty());
+    let stderr = text(&output.stderr);
+    assert!(stderr.contains("the rule failed (trap)"), "{stderr}");
     assert!(
-        text(&output.stderr).contains("the rule failed (trap)"),
-        "{}",
-        text(&output.stderr)
+        stderr.contains("panicked at") && stderr.contains("the rule panicked"),
+        "the guest's panic message is shown: {stderr}"
     );
 
     let looping = wasmhook(&[

@@ -79,8 +79,18 @@ pub fn answer(answer: Answer) -> Response<Body> {
             *response.status_mut() = StatusCode::NO_CONTENT;
             response
         }
-        Answer::Json(body) => json_response(StatusCode::OK, body),
+        Answer::Commands(body) | Answer::Deny(body) => json_response(StatusCode::OK, body),
     }
+}
+
+/// The Prometheus text exposition.
+pub fn metrics(text: String) -> Response<Body> {
+    let mut response = Response::new(Body::new(Bytes::from(text)));
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"),
+    );
+    response
 }
 
 /// A response with a JSON body and `Content-Type: application/json`.

@@ -13,18 +13,27 @@ pub const MAX_RESPONSE_BYTES: usize = 256 * 1024 - 1;
 pub enum Answer {
     /// `204 No Content`: proceed unchanged (or the hook type's default action).
     NoChange,
-    /// `200` with this JSON body.
-    Json(String),
+    /// `200` with this JSON body, which lets the operation proceed (with its commands applied).
+    Commands(String),
+    /// `200` with this JSON body, which refuses the operation (a DENY command or an `error`).
+    Deny(String),
 }
 
 impl Answer {
-    /// A short label for logs and metrics: `no-change`, `deny` or `commands`.
+    /// A short label for logs and metrics: `no-change`, `commands` or `deny`.
     pub fn label(&self) -> &'static str {
         match self {
             Answer::NoChange => "no-change",
-            // Any `error` makes Okta fail the operation, whatever the commands say.
-            Answer::Json(body) if body.contains("\"error\":") => "deny",
-            Answer::Json(_) => "commands",
+            Answer::Commands(_) => "commands",
+            Answer::Deny(_) => "deny",
+        }
+    }
+
+    /// The JSON body, if the answer has one (`200`).
+    pub fn body(&self) -> Option<&str> {
+        match self {
+            Answer::NoChange => None,
+            Answer::Commands(body) | Answer::Deny(body) => Some(body),
         }
     }
 }
@@ -54,7 +63,7 @@ impl FailurePolicy {
     /// failure: that goes to the log.
     pub fn answer(self, event_type: &str) -> Answer {
         match (self, event_type) {
-            (FailurePolicy::FailClosed, REGISTRATION) => Answer::Json(
+            (FailurePolicy::FailClosed, REGISTRATION) => Answer::Deny(
                 json!({
                     "commands": [registration_action("DENY")],
                     "error": {"errorSummary": "Registration cannot be completed at this time. Please try again later."},
@@ -72,6 +81,8 @@ impl FailurePolicy {
 /// An empty decision is "no change" (`204`), never `200 {}`.
 pub fn render_registration(decision: Decision, flow: Flow) -> Result<Answer, RuleFailure> {
     let invalid = |message: String| RuleFailure::InvalidDecision(message);
+    // Any `error` makes Okta fail the operation, whatever the commands say.
+    let denies = decision.error.is_some() || decision.commands.contains(&Command::Deny);
     let mut body = Map::new();
     if !decision.commands.is_empty() {
         let commands = decision
@@ -103,7 +114,11 @@ pub fn render_registration(decision: Decision, flow: Flow) -> Result<Answer, Rul
             body.len()
         )));
     }
-    Ok(Answer::Json(body))
+    Ok(if denies {
+        Answer::Deny(body)
+    } else {
+        Answer::Commands(body)
+    })
 }
 
 fn registration_action(action: &str) -> Value {
@@ -189,10 +204,7 @@ mod tests {
     }
 
     fn body(answer: Answer) -> Value {
-        match answer {
-            Answer::Json(body) => serde_json::from_str(&body).unwrap(),
-            Answer::NoChange => panic!("expected a JSON answer"),
-        }
+        serde_json::from_str(answer.body().expect("a JSON answer")).unwrap()
     }
 
     #[test]
@@ -239,13 +251,10 @@ mod tests {
                 attr("customerId", "12345"),
             ]),
         ]);
-        let Answer::Json(text) =
-            render_registration(update, Flow::SelfServiceRegistration).unwrap()
-        else {
-            panic!("expected JSON");
-        };
+        let answer = render_registration(update, Flow::SelfServiceRegistration).unwrap();
+        assert_eq!(answer.label(), "commands");
         assert_eq!(
-            text,
+            answer.body().unwrap(),
             r#"{"commands":[{"type":"com.okta.action.update","value":{"registration":"ALLOW"}},{"type":"com.okta.user.profile.update","value":{"middleName":"Danger","customerId":12345}}]}"#
         );
     }

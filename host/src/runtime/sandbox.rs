@@ -6,17 +6,22 @@
 
 use wasmtime::ResourceLimiter;
 use wasmtime::component::ResourceTable;
+use wasmtime_wasi::p2::pipe::MemoryOutputPipe;
 use wasmtime_wasi::{WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
 
 use super::bindings::{Level, log, types};
 
 /// Marker appended to a log line that was cut to fit the request's log budget.
 const TRUNCATED: &str = " …[truncated]";
+/// Guest stderr kept per evaluation: enough for a panic message, which explains a trap.
+const STDERR_BYTES: usize = 4096;
 
 /// The data of one evaluation's `Store`.
 pub struct Sandbox {
     wasi: WasiCtx,
     table: ResourceTable,
+    /// What the guest wrote to stderr (a Rust panic message, typically), for the failure log.
+    stderr: MemoryOutputPipe,
     /// Largest linear memory the guest may grow to, in bytes.
     max_memory_bytes: usize,
     /// Set when the guest asked for more memory than `max_memory_bytes`, so that the trap that
@@ -34,8 +39,11 @@ impl Sandbox {
         // arguments, stdin closed and stdout/stderr discarded, and no network (TCP, UDP and name
         // lookup refused). Rust guests built against `std` still import these interfaces, which
         // is why WASI is linked at all. Clocks and random numbers are available (a rule may stamp
-        // or sample; neither lets it reach anything outside the sandbox).
+        // or sample; neither lets it reach anything outside the sandbox). Stderr is kept in a
+        // small buffer so that a failure's log line can say why the guest trapped.
+        let stderr = MemoryOutputPipe::new(STDERR_BYTES);
         let wasi = WasiCtxBuilder::new()
+            .stderr(stderr.clone())
             .allow_tcp(false)
             .allow_udp(false)
             .allow_ip_name_lookup(false)
@@ -43,11 +51,21 @@ impl Sandbox {
         Sandbox {
             wasi,
             table: ResourceTable::new(),
+            stderr,
             max_memory_bytes,
             memory_cap_hit: false,
             log_budget,
             log_lines_truncated: 0,
         }
+    }
+}
+
+impl Sandbox {
+    /// What the guest wrote to stderr so far, as text.
+    pub fn stderr(&self) -> String {
+        String::from_utf8_lossy(&self.stderr.contents())
+            .trim()
+            .to_owned()
     }
 }
 
