@@ -75,6 +75,9 @@ pub struct EvalArgs {
     /// Linear memory cap for the rule, in MiB.
     #[arg(long, default_value_t = 64)]
     max_memory_mb: usize,
+    /// Instruction budget (wasmtime fuel); unlimited by default. The fuel used is always reported.
+    #[arg(long)]
+    fuel: Option<u64>,
 }
 
 impl Command {
@@ -133,12 +136,13 @@ async fn shutdown_signal() {
 
 async fn eval(args: EvalArgs) -> anyhow::Result<()> {
     let runtime = Runtime::new().map_err(|e| anyhow::anyhow!("{e:#}"))?;
-    let rule = runtime.load(&args.rule)?;
+    let rule = runtime.load(&args.rule, Limits::default().max_module_bytes)?;
     let body = read_request(&args.request)?;
     let settings = read_settings(args.settings.as_deref())?;
     let limits = Limits {
         deadline: Duration::from_millis(args.deadline_ms),
         max_memory_bytes: args.max_memory_mb << 20,
+        fuel: args.fuel,
         ..Limits::default()
     };
     let call = HookCall::parse(&body).context("the request is not an Okta hook call")?;
@@ -155,23 +159,25 @@ async fn eval(args: EvalArgs) -> anyhow::Result<()> {
             None,
         );
     };
-    let started = Instant::now();
-    let answer = crate::hook::evaluate(&runtime, &rule, &settings, &limits, &call, flow)
-        .await
-        .map_err(|failure| {
-            anyhow::anyhow!(
-                "the rule failed ({}): {failure}\nthe server would answer with the route's failure policy",
-                failure.kind()
-            )
-        })?;
-    print_answer(answer, Some(started.elapsed()))
+    let (answer, usage) =
+        crate::hook::evaluate(&runtime, &rule, &settings, &limits, &call, flow).await;
+    let usage = format!(
+        "in {:.2} ms, fuel {}",
+        usage.elapsed.as_secs_f64() * 1e3,
+        usage.fuel
+    );
+    match answer {
+        Ok(answer) => print_answer(answer, Some(usage)),
+        Err(failure) => bail!(
+            "the rule failed ({}): {failure} ({usage})\nthe server would answer with the route's failure policy",
+            failure.kind()
+        ),
+    }
 }
 
 /// Prints exactly the body the server would send (nothing for 204) and a summary on stderr.
-fn print_answer(answer: Answer, took: Option<Duration>) -> anyhow::Result<()> {
-    let took = took
-        .map(|t| format!(" in {:.2} ms", t.as_secs_f64() * 1e3))
-        .unwrap_or_default();
+fn print_answer(answer: Answer, usage: Option<String>) -> anyhow::Result<()> {
+    let took = usage.map(|usage| format!(" {usage}")).unwrap_or_default();
     let label = answer.label();
     match answer.body() {
         None => eprintln!("204 No Content ({label}){took}"),

@@ -13,14 +13,17 @@ use std::time::Duration;
 use http::{HeaderName, HeaderValue};
 use serde::Deserialize;
 
+use crate::okta::response::MAX_RESPONSE_BYTES;
 use crate::okta::{FailurePolicy, PROGRESSIVE_PROFILE, REGISTRATION, SELF_SERVICE_REGISTRATION};
-use crate::runtime::Limits;
+use crate::runtime::{Limits, MAX_CONCURRENT_EVALUATIONS};
 
 /// Where the server listens when neither the config nor `--listen` says.
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
 /// Okta waits 3 s for an answer; a rule deadline beyond that could never be met in time.
 const MAX_DEADLINE_MS: u64 = 3000;
 const MAX_MEMORY_MB: u64 = 4096;
+/// Concurrent evaluations per tenant unless its config says otherwise.
+pub const DEFAULT_CONCURRENT_EVALUATIONS: usize = 64;
 
 /// A configuration problem, located as precisely as possible.
 #[derive(Debug, thiserror::Error)]
@@ -47,6 +50,9 @@ pub struct TenantConfig {
     /// The `{tenant}` of `POST /hooks/{tenant}`.
     pub id: String,
     pub auth: HeaderSecretConfig,
+    /// Evaluations of this tenant's rules that may run at once; calls beyond it get the failure
+    /// policy at once, so one tenant's flood cannot take every instance slot.
+    pub max_concurrent_evaluations: usize,
     pub routes: Vec<RouteConfig>,
 }
 
@@ -138,17 +144,23 @@ mod raw {
         DEFAULT_LISTEN.parse().expect("valid default address")
     }
 
+    /// Route limits: the file's `[limits]` gives defaults, a route's `limits = {…}` overrides.
     #[derive(Deserialize, Default)]
     #[serde(deny_unknown_fields)]
     pub struct LimitsTable {
         pub deadline_ms: Option<u64>,
         pub max_memory_mb: Option<u64>,
+        pub fuel: Option<u64>,
+        pub max_log_kb: Option<u64>,
+        pub max_response_kb: Option<u64>,
+        pub max_module_kb: Option<u64>,
     }
 
     #[derive(Deserialize)]
     #[serde(deny_unknown_fields)]
     pub struct Tenant {
         pub auth: Auth,
+        pub max_concurrent_evaluations: Option<usize>,
         #[serde(default)]
         pub routes: Vec<Route>,
     }
@@ -173,8 +185,8 @@ mod raw {
         pub request_type: Option<String>,
         pub rule: PathBuf,
         pub settings: Option<toml::Table>,
-        pub deadline_ms: Option<u64>,
-        pub max_memory_mb: Option<u64>,
+        #[serde(default)]
+        pub limits: LimitsTable,
         pub on_failure: Option<FailurePolicy>,
     }
 }
@@ -182,21 +194,44 @@ mod raw {
 type Invalid = (String, String);
 
 impl raw::LimitsTable {
+    /// `defaults` with this table's values applied, each checked against its range.
     fn resolve(&self, defaults: &Limits) -> Result<Limits, Invalid> {
+        fn bounded(key: &str, value: u64, min: u64, max: u64, why: &str) -> Result<u64, Invalid> {
+            if (min..=max).contains(&value) {
+                return Ok(value);
+            }
+            Err((
+                key.to_owned(),
+                format!("must be between {min} and {max}{why}"),
+            ))
+        }
         let mut limits = defaults.clone();
         if let Some(ms) = self.deadline_ms {
-            if !(1..=MAX_DEADLINE_MS).contains(&ms) {
-                let message = format!("must be between 1 and {MAX_DEADLINE_MS} (Okta waits 3 s)");
-                return Err(("deadline_ms".into(), message));
-            }
+            let ms = bounded("deadline_ms", ms, 1, MAX_DEADLINE_MS, " (Okta waits 3 s)")?;
             limits.deadline = Duration::from_millis(ms);
         }
         if let Some(mb) = self.max_memory_mb {
-            if !(1..=MAX_MEMORY_MB).contains(&mb) {
-                let message = format!("must be between 1 and {MAX_MEMORY_MB}");
-                return Err(("max_memory_mb".into(), message));
-            }
-            limits.max_memory_bytes = (mb as usize) << 20;
+            limits.max_memory_bytes =
+                (bounded("max_memory_mb", mb, 1, MAX_MEMORY_MB, "")? as usize) << 20;
+        }
+        if let Some(fuel) = self.fuel {
+            limits.fuel = Some(bounded("fuel", fuel, 1, u64::MAX / 2, "")?);
+        }
+        if let Some(kb) = self.max_log_kb {
+            limits.max_log_bytes = (bounded("max_log_kb", kb, 0, 1024, "")? as usize) << 10;
+        }
+        if let Some(kb) = self.max_response_kb {
+            let kb = bounded(
+                "max_response_kb",
+                kb,
+                1,
+                256,
+                " (Okta accepts less than 256 KB)",
+            )?;
+            limits.max_response_bytes = ((kb as usize) << 10).min(MAX_RESPONSE_BYTES);
+        }
+        if let Some(kb) = self.max_module_kb {
+            limits.max_module_bytes = bounded("max_module_kb", kb, 1, 1 << 20, "")? << 10;
         }
         Ok(limits)
     }
@@ -229,9 +264,17 @@ impl raw::Tenant {
                 Ok(route)
             })
             .collect::<Result<_, _>>()?;
+        let max_concurrent_evaluations = self
+            .max_concurrent_evaluations
+            .unwrap_or(DEFAULT_CONCURRENT_EVALUATIONS);
+        if !(1..=MAX_CONCURRENT_EVALUATIONS).contains(&max_concurrent_evaluations) {
+            let message = format!("must be between 1 and {MAX_CONCURRENT_EVALUATIONS}");
+            return Err(("max_concurrent_evaluations".into(), message));
+        }
         Ok(TenantConfig {
             id: id.to_owned(),
             auth,
+            max_concurrent_evaluations,
             routes,
         })
     }
@@ -292,10 +335,6 @@ impl raw::Route {
         }
         let settings = serde_json::to_string(&self.settings.unwrap_or_default())
             .map_err(|e| ("settings".to_owned(), e.to_string()))?;
-        let limits = raw::LimitsTable {
-            deadline_ms: self.deadline_ms,
-            max_memory_mb: self.max_memory_mb,
-        };
         Ok(RouteConfig {
             on_failure: self
                 .on_failure
@@ -304,7 +343,10 @@ impl raw::Route {
             request_type: self.request_type,
             rule: base.join(self.rule),
             settings,
-            limits: limits.resolve(defaults)?,
+            limits: self
+                .limits
+                .resolve(defaults)
+                .map_err(|(key, m)| (format!("limits.{key}"), m))?,
         })
     }
 }
@@ -356,11 +398,53 @@ mod tests {
 
     #[test]
     fn route_limits_override_file_defaults() {
-        let toml = route("deadline_ms = 250")
+        let toml = route("limits = { deadline_ms = 250 }")
             .replace(TENANT, &format!("[limits]\nmax_memory_mb = 8\n{TENANT}"));
         let limits = &load(&toml).unwrap().tenants[0].routes[0].limits;
         assert_eq!(limits.deadline, Duration::from_millis(250));
         assert_eq!(limits.max_memory_bytes, 8 << 20);
+    }
+
+    #[test]
+    fn every_limit_can_be_set_and_is_checked() {
+        let toml = route(
+            "limits = { fuel = 5000, max_log_kb = 0, max_response_kb = 8, max_module_kb = 2048 }",
+        )
+        .replace(
+            "[tenants.demo.auth]",
+            "[tenants.demo]\nmax_concurrent_evaluations = 3\n[tenants.demo.auth]",
+        );
+        let config = load(&toml).unwrap();
+        let tenant = &config.tenants[0];
+        assert_eq!(tenant.max_concurrent_evaluations, 3);
+        let limits = &tenant.routes[0].limits;
+        assert_eq!(limits.fuel, Some(5000));
+        assert_eq!(limits.max_log_bytes, 0);
+        assert_eq!(limits.max_response_bytes, 8 << 10);
+        assert_eq!(limits.max_module_bytes, 2 << 20);
+        assert_eq!(
+            load(&route("")).unwrap().tenants[0].max_concurrent_evaluations,
+            DEFAULT_CONCURRENT_EVALUATIONS
+        );
+
+        for (limit, key) in [
+            ("fuel = 0", "routes[0].limits.fuel"),
+            ("max_response_kb = 300", "routes[0].limits.max_response_kb"),
+            ("max_module_kb = 0", "routes[0].limits.max_module_kb"),
+        ] {
+            let message = message(&route(&format!("limits = {{ {limit} }}")));
+            assert!(
+                message.contains(&format!("tenant `demo`: {key}: must be between")),
+                "{message}"
+            );
+        }
+        let zero = toml.replace(
+            "max_concurrent_evaluations = 3",
+            "max_concurrent_evaluations = 0",
+        );
+        assert!(
+            message(&zero).contains("tenant `demo`: max_concurrent_evaluations: must be between 1")
+        );
     }
 
     #[test]
@@ -382,8 +466,8 @@ mod tests {
     fn errors_name_the_file_tenant_and_key() {
         let cases = [
             (
-                route("deadline_ms = 5000"),
-                "tenant `demo`: routes[0].deadline_ms: must be between 1 and 3000",
+                route("limits = { deadline_ms = 5000 }"),
+                "tenant `demo`: routes[0].limits.deadline_ms: must be between 1 and 3000",
             ),
             (
                 route("request_type = \"x\""),
@@ -394,8 +478,8 @@ mod tests {
                 "tenant `demo`: routes[0].event_type:",
             ),
             (
-                route("max_memory_mb = 0"),
-                "tenant `demo`: routes[0].max_memory_mb: must be between 1",
+                route("limits = { max_memory_mb = 0 }"),
+                "tenant `demo`: routes[0].limits.max_memory_mb: must be between 1",
             ),
             (
                 format!("{}\n{}", route(""), &route("")[TENANT.len()..]),

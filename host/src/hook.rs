@@ -10,7 +10,7 @@ use tracing::Span;
 use crate::metrics::Metrics;
 use crate::okta::response::render_registration;
 use crate::okta::{Answer, FailurePolicy, HookCall, ParseError};
-use crate::runtime::{CompiledRule, Flow, Limits, RuleFailure, Runtime};
+use crate::runtime::{CompiledRule, Flow, Limits, RuleFailure, Runtime, Usage};
 use crate::tenant::Tenant;
 
 /// Answers one call of `tenant`. Only an unparsable body is an error (answered with 400); a rule
@@ -36,22 +36,29 @@ pub async fn answer(
         }
         Ok((route, flow)) => {
             span.record("rule", route.rule_name.as_str());
-            let evaluation = evaluate(
-                runtime,
-                &route.rule,
-                &route.settings,
-                &route.limits,
-                &call,
-                flow,
-            );
-            match evaluation.await {
-                Ok(answer) => answer,
-                Err(failure) => {
-                    tracing::error!(kind = failure.kind(), error = %failure, "rule failed; answering with the route's failure policy");
-                    metrics.rule_failure(&tenant.id, &route.rule_name, failure.kind());
-                    route.on_failure.answer(event_type)
+            let outcome = match tenant.evaluations.try_acquire() {
+                Err(_) => Err(RuleFailure::Concurrency(
+                    "all of the tenant's evaluations are busy",
+                )),
+                Ok(_permit) => {
+                    let (outcome, usage) = evaluate(
+                        runtime,
+                        &route.rule,
+                        &route.settings,
+                        &route.limits,
+                        &call,
+                        flow,
+                    )
+                    .await;
+                    span.record("fuel", usage.fuel);
+                    outcome
                 }
-            }
+            };
+            outcome.unwrap_or_else(|failure| {
+                tracing::error!(kind = failure.kind(), error = %failure, "rule failed; answering with the route's failure policy");
+                metrics.rule_failure(&tenant.id, &route.rule_name, failure.kind());
+                route.on_failure.answer(event_type)
+            })
         }
     };
     span.record("decision", answer.label());
@@ -59,7 +66,8 @@ pub async fn answer(
     Ok(answer)
 }
 
-/// Runs a registration `rule` on `call` and renders its decision as Okta's answer.
+/// Runs a registration `rule` on `call` and renders its decision as Okta's answer; also returns
+/// what the evaluation consumed.
 pub async fn evaluate(
     runtime: &Runtime,
     rule: &CompiledRule,
@@ -67,8 +75,9 @@ pub async fn evaluate(
     limits: &Limits,
     call: &HookCall,
     flow: Flow,
-) -> Result<Answer, RuleFailure> {
+) -> (Result<Answer, RuleFailure>, Usage) {
     let request = call.registration_request(flow, settings);
-    let decision = runtime.evaluate(rule, &request, limits).await?;
-    render_registration(decision, flow)
+    let (decision, usage) = runtime.evaluate(rule, &request, limits).await;
+    let answer = decision.and_then(|d| render_registration(d, flow, limits.max_response_bytes));
+    (answer, usage)
 }

@@ -124,6 +124,7 @@ async fn hook_call(
         hook = field::Empty,
         rule = field::Empty,
         decision = field::Empty,
+        fuel = field::Empty,
     );
     async move {
         let started = Instant::now();

@@ -11,7 +11,12 @@
 //!   yields to tokio (so a busy rule never stalls the server) and traps once its deadline has
 //!   passed. A timer around the whole call also covers time spent waiting in host calls.
 //! - **memory**: a per-store [`ResourceLimiter`](wasmtime::ResourceLimiter) caps linear memory.
+//! - **fuel** (optional): a deterministic instruction budget. Fuel is always metered, so `eval`
+//!   can tell an author what a rule costs; a route without a budget gets an unlimited one.
 //! - **log budget**: guest log output per request is capped (see [`sandbox`]).
+//! - **module size**: checked when a rule file is loaded.
+//! - **concurrency**: at most [`MAX_CONCURRENT_EVALUATIONS`] evaluations at once in the process
+//!   (the pooling allocator's capacity); tenants have lower limits of their own.
 
 mod bindings;
 mod sandbox;
@@ -22,6 +27,7 @@ use std::sync::{Arc, Mutex, Weak};
 use std::time::{Duration, Instant};
 
 use sha2::{Digest, Sha256};
+use tokio::sync::Semaphore;
 use wasmtime::component::{Component, Linker};
 use wasmtime::{
     Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig, Store, Trap,
@@ -38,15 +44,24 @@ use sandbox::Sandbox;
 /// How often the engine's epoch advances: the granularity of deadlines and of guest yields.
 pub const EPOCH_TICK: Duration = Duration::from_millis(5);
 
-/// Resource limits for one evaluation.
+/// Evaluations that may run at once in the process: the pooling allocator's instance slots.
+pub const MAX_CONCURRENT_EVALUATIONS: usize = 1000;
+
+/// Resource limits for one evaluation of a route's rule.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Limits {
     /// Wall-clock time the guest may run, from instantiation to its answer.
     pub deadline: Duration,
     /// Largest linear memory the guest may grow to.
     pub max_memory_bytes: usize,
+    /// Instruction budget (wasmtime fuel); `None` is unlimited.
+    pub fuel: Option<u64>,
     /// Guest log text allowed per request; lines beyond it are cut or dropped.
-    pub log_bytes: usize,
+    pub max_log_bytes: usize,
+    /// Largest answer body the route may send (at most Okta's limit, just under 256 KB).
+    pub max_response_bytes: usize,
+    /// Largest rule file the route may load.
+    pub max_module_bytes: u64,
 }
 
 impl Default for Limits {
@@ -54,9 +69,22 @@ impl Default for Limits {
         Limits {
             deadline: Duration::from_millis(1000),
             max_memory_bytes: 64 << 20,
-            log_bytes: 16 << 10,
+            fuel: None,
+            max_log_bytes: 16 << 10,
+            max_response_bytes: crate::okta::response::MAX_RESPONSE_BYTES,
+            // Python and JavaScript rules embed their interpreter: 12-20 MB.
+            max_module_bytes: 64 << 20,
         }
     }
+}
+
+/// What an evaluation consumed, whatever its outcome.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Usage {
+    /// Wasmtime fuel (roughly, WebAssembly instructions) spent, instantiation included.
+    pub fuel: u64,
+    /// Wall-clock time from store creation to the outcome.
+    pub elapsed: Duration,
 }
 
 /// Why an evaluation produced no decision. The answer to Okta never carries these details; the log
@@ -67,6 +95,10 @@ pub enum RuleFailure {
     Deadline(Duration),
     #[error("memory cap of {} bytes exceeded", .0)]
     MemoryCap(usize),
+    #[error("fuel budget of {0} exhausted")]
+    Fuel(u64),
+    #[error("concurrency limit reached: {0}")]
+    Concurrency(&'static str),
     #[error("trapped: {0}")]
     Trap(String),
     #[error("the rule could not decide: {0}")]
@@ -81,6 +113,8 @@ impl RuleFailure {
         match self {
             RuleFailure::Deadline(_) => "deadline",
             RuleFailure::MemoryCap(_) => "memory",
+            RuleFailure::Fuel(_) => "fuel",
+            RuleFailure::Concurrency(_) => "concurrency",
             RuleFailure::Trap(_) => "trap",
             RuleFailure::RuleError(_) => "rule_error",
             RuleFailure::InvalidDecision(_) => "invalid_output",
@@ -95,6 +129,12 @@ pub enum LoadError {
     Read {
         path: PathBuf,
         source: std::io::Error,
+    },
+    #[error("{} is {size} bytes; the limit is {limit}", path.display())]
+    TooLarge {
+        path: PathBuf,
+        size: u64,
+        limit: u64,
     },
     #[error("{} is not a valid WebAssembly component: {message}", path.display())]
     Compile { path: PathBuf, message: String },
@@ -117,6 +157,9 @@ pub struct Runtime {
     linker: Arc<Linker<Sandbox>>,
     /// Compiled rules by content hash, so identical modules are compiled and held once.
     compiled: Arc<Mutex<HashMap<String, Weak<CompiledRule>>>>,
+    /// Free instance slots: taking one before instantiating turns pool exhaustion into a
+    /// clear `concurrency` failure instead of an instantiation error.
+    slots: Arc<Semaphore>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -129,10 +172,11 @@ impl Runtime {
     pub fn new() -> wasmtime::Result<Self> {
         let mut config = Config::new();
         config.epoch_interruption(true);
+        config.consume_fuel(true);
         // Pooling: instance slots are reserved up front and reused, and linear memories start
         // from copy-on-write images, so a fresh instance per request costs microseconds.
         let mut pool = PoolingAllocationConfig::new();
-        pool.total_component_instances(1000);
+        pool.total_component_instances(MAX_CONCURRENT_EVALUATIONS as u32);
         config.allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
         let engine = Engine::new(&config)?;
 
@@ -155,16 +199,27 @@ impl Runtime {
             engine,
             linker: Arc::new(linker),
             compiled: Default::default(),
+            slots: Arc::new(Semaphore::new(MAX_CONCURRENT_EVALUATIONS)),
         })
     }
 
-    /// Loads a rule file: reads it, and compiles and pre-instantiates it unless a module with the
-    /// same bytes is already loaded. Checks that the component fits the rule contract.
-    pub fn load(&self, path: &Path) -> Result<Arc<CompiledRule>, LoadError> {
-        let bytes = std::fs::read(path).map_err(|source| LoadError::Read {
+    /// Loads a rule file of at most `max_bytes`: reads it, and compiles and pre-instantiates it
+    /// unless a module with the same bytes is already loaded. Checks that the component fits the
+    /// rule contract.
+    pub fn load(&self, path: &Path, max_bytes: u64) -> Result<Arc<CompiledRule>, LoadError> {
+        let read = |source| LoadError::Read {
             path: path.to_owned(),
             source,
-        })?;
+        };
+        let size = std::fs::metadata(path).map_err(read)?.len();
+        if size > max_bytes {
+            return Err(LoadError::TooLarge {
+                path: path.to_owned(),
+                size,
+                limit: max_bytes,
+            });
+        }
+        let bytes = std::fs::read(path).map_err(read)?;
         let sha256 = hex(&Sha256::digest(&bytes));
         if let Some(rule) = self.cached(&sha256) {
             return Ok(rule);
@@ -200,19 +255,31 @@ impl Runtime {
         rule: &CompiledRule,
         request: &RegistrationRequest,
         limits: &Limits,
-    ) -> Result<Decision, RuleFailure> {
+    ) -> (Result<Decision, RuleFailure>, Usage) {
+        let started = Instant::now();
+        let Ok(_slot) = self.slots.try_acquire() else {
+            let failure = RuleFailure::Concurrency("every instance slot of the server is busy");
+            return (Err(failure), Usage::default());
+        };
         let mut store = Store::new(
             &self.engine,
-            Sandbox::new(limits.max_memory_bytes, limits.log_bytes),
+            Sandbox::new(limits.max_memory_bytes, limits.max_log_bytes),
         );
         store.limiter(|sandbox| sandbox);
-        let deadline = Instant::now() + limits.deadline;
+        let fuel = limits.fuel.unwrap_or(u64::MAX);
+        store.set_fuel(fuel).expect("fuel is enabled on the engine");
+        let deadline = started + limits.deadline;
         store.set_epoch_deadline(1);
         store.epoch_deadline_callback(move |_| {
             if Instant::now() >= deadline {
                 return Err(DeadlineExceeded.into());
             }
-            Ok(UpdateDeadline::Yield(1))
+            // `yield_now` defers the wake-up until tokio has polled its I/O driver; a plain yield
+            // keeps the task runnable and starves new connections for up to 61 ticks.
+            Ok(UpdateDeadline::YieldCustom(
+                1,
+                Box::pin(tokio::task::yield_now()),
+            ))
         });
 
         let call = async {
@@ -222,8 +289,14 @@ impl Runtime {
                 .call_evaluate(&mut store, request)
                 .await
         };
-        let outcome = tokio::time::timeout(limits.deadline, call).await;
+        // The epoch callback traps a running guest at its deadline (within one tick). The timer is
+        // the backstop for a guest waiting in a host call, where no epoch check runs.
+        let outcome = tokio::time::timeout(limits.deadline + 2 * EPOCH_TICK, call).await;
 
+        let usage = Usage {
+            fuel: fuel - store.get_fuel().unwrap_or(0),
+            elapsed: started.elapsed(),
+        };
         let sandbox = store.data();
         if sandbox.log_lines_truncated > 0 {
             tracing::warn!(
@@ -231,29 +304,37 @@ impl Runtime {
                 "guest log output truncated"
             );
         }
-        match outcome {
+        let result = match outcome {
             Err(_elapsed) => Err(RuleFailure::Deadline(limits.deadline)),
             Ok(Ok(Ok(decision))) => Ok(decision),
             Ok(Ok(Err(message))) => Err(RuleFailure::RuleError(message)),
-            Ok(Err(error)) if error.is::<DeadlineExceeded>() => {
-                Err(RuleFailure::Deadline(limits.deadline))
-            }
-            Ok(Err(_)) if sandbox.memory_cap_hit => {
-                Err(RuleFailure::MemoryCap(limits.max_memory_bytes))
-            }
-            Ok(Err(error)) => {
-                let trap = error.downcast_ref::<Trap>().map(|t| t.to_string());
-                // The full error (with the guest backtrace) is for the operator's log only.
-                tracing::debug!(error = ?error, "guest failed");
-                let mut message = trap.unwrap_or_else(|| format!("{error:#}"));
-                let stderr = sandbox.stderr();
-                if !stderr.is_empty() {
-                    message = format!("{message}; guest stderr: {stderr}");
-                }
-                Err(RuleFailure::Trap(message))
-            }
-        }
+            Ok(Err(error)) => Err(classify(error, sandbox, limits)),
+        };
+        (result, usage)
     }
+}
+
+/// Names the limit a failed guest hit, or describes its trap.
+fn classify(error: wasmtime::Error, sandbox: &Sandbox, limits: &Limits) -> RuleFailure {
+    if error.is::<DeadlineExceeded>() {
+        return RuleFailure::Deadline(limits.deadline);
+    }
+    let trap = error.downcast_ref::<Trap>().copied();
+    if trap == Some(Trap::OutOfFuel) {
+        return RuleFailure::Fuel(limits.fuel.unwrap_or(u64::MAX));
+    }
+    // A refused memory.grow usually ends in an abort (Rust's allocation failure handler).
+    if sandbox.memory_cap_hit {
+        return RuleFailure::MemoryCap(limits.max_memory_bytes);
+    }
+    // The full error (with the guest backtrace) is for the operator's log only.
+    tracing::debug!(error = ?error, "guest failed");
+    let mut message = trap.map_or_else(|| format!("{error:#}"), |t| t.to_string());
+    let stderr = sandbox.stderr();
+    if !stderr.is_empty() {
+        message = format!("{message}; guest stderr: {stderr}");
+    }
+    RuleFailure::Trap(message)
 }
 
 fn hex(bytes: &[u8]) -> String {

@@ -14,6 +14,7 @@ use crate::okta::FailurePolicy;
 use crate::routing::RouteTable;
 use crate::runtime::{CompiledRule, Limits, Runtime};
 pub use auth::HeaderSecret;
+use tokio::sync::Semaphore;
 
 /// Every configured tenant, by id.
 pub struct Tenants {
@@ -25,6 +26,8 @@ pub struct Tenant {
     pub id: String,
     pub auth: HeaderSecret,
     pub routes: RouteTable,
+    /// Permits for concurrent evaluations of this tenant's rules.
+    pub evaluations: Semaphore,
 }
 
 /// A route with its rule compiled.
@@ -85,12 +88,14 @@ impl Tenant {
             .iter()
             .enumerate()
             .map(|(i, route)| {
-                let rule = runtime.load(&route.rule).map_err(|e| {
-                    (
-                        format!("tenant `{}`: routes[{i}].rule: ", config.id),
-                        e.to_string(),
-                    )
-                })?;
+                let rule = runtime
+                    .load(&route.rule, route.limits.max_module_bytes)
+                    .map_err(|e| {
+                        (
+                            format!("tenant `{}`: routes[{i}].rule: ", config.id),
+                            e.to_string(),
+                        )
+                    })?;
                 let rule_name = route.rule.file_stem().unwrap_or_default().to_string_lossy();
                 Ok(Route {
                     event_type: route.event_type.clone(),
@@ -108,6 +113,7 @@ impl Tenant {
             id: config.id.clone(),
             auth: HeaderSecret::new(&config.auth),
             routes: RouteTable::new(routes),
+            evaluations: Semaphore::new(config.max_concurrent_evaluations),
         })
     }
 }

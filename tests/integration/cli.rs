@@ -218,6 +218,13 @@ fn check_names_the_file_tenant_and_key_of_a_problem() {
         ),
         (
             absolute.replace(
+                "deadline_ms = 1000",
+                "deadline_ms = 1000\nmax_module_kb = 10",
+            ),
+            "bytes; the limit is 10240",
+        ),
+        (
+            absolute.replace(
                 "employee_number.wasm",
                 "../../../../examples/quickstart.toml",
             ),

@@ -23,14 +23,14 @@ const CASES: [(&str, &str); 9] = [
 #[tokio::test]
 async fn every_failing_rule_is_answered_fail_closed_in_time_and_counted() {
     for (behaviour, kind) in CASES {
-        let limits = format!("deadline_ms = {DEADLINE_MS}\nmax_memory_mb = 16");
+        let limits = format!("limits = {{ deadline_ms = {DEADLINE_MS}, max_memory_mb = 16 }}");
         let server = TestServer::with_config(&misbehave_config(behaviour, &limits)).await;
         let started = Instant::now();
         let reply = server.hook("/hooks/t", SSR_OIE).await;
         let took = started.elapsed();
         assert_fail_closed(&reply);
         assert!(
-            took < Duration::from_millis(DEADLINE_MS + 100),
+            took < Duration::from_millis(DEADLINE_MS + 50),
             "{behaviour}: answered after {took:?}"
         );
         let metrics = server.get("/metrics").await.body;
@@ -59,8 +59,10 @@ async fn a_route_can_fail_open_instead() {
 
 #[tokio::test]
 async fn the_server_keeps_answering_good_calls_after_failures() {
-    let config = misbehave_config("loop", &format!("deadline_ms = {DEADLINE_MS}"))
-        + r#"
+    let config = misbehave_config(
+        "loop",
+        &format!("limits = {{ deadline_ms = {DEADLINE_MS} }}"),
+    ) + r#"
         [[tenants.t.routes]]
         event_type = "com.okta.user.pre-registration"
         request_type = "progressive.profile"
@@ -92,4 +94,123 @@ async fn a_log_flood_is_truncated_and_the_call_still_answered() {
     let server = TestServer::with_config(&misbehave_config("log-flood", "")).await;
     let reply = server.hook("/hooks/t", SSR_OIE).await;
     assert_eq!(reply.status, 204, "{}", reply.body);
+}
+
+#[tokio::test]
+async fn a_fuel_budget_stops_a_busy_rule_deterministically() {
+    let server =
+        TestServer::with_config(&misbehave_config("loop", "limits = { fuel = 2000000 }")).await;
+    let started = Instant::now();
+    assert_fail_closed(&server.hook("/hooks/t", SSR_OIE).await);
+    assert!(
+        started.elapsed() < Duration::from_millis(500),
+        "fuel, not the 1 s deadline, stopped it"
+    );
+    let metrics = server.get("/metrics").await.body;
+    assert!(metrics.contains(r#"kind="fuel"} 1"#), "{metrics}");
+}
+
+#[tokio::test]
+async fn files_environment_and_network_are_unreachable_but_clock_and_random_work() {
+    for (behaviour, expected) in [
+        ("read-file", "error:"),
+        ("read-env", "error: environment variable not found"),
+        ("open-socket", "error:"),
+        ("read-clock", "ok:"),
+        ("read-random", "ok:"),
+        ("huge-alloc-then-answer", "ok: true"),
+    ] {
+        let server = TestServer::with_config(&misbehave_config(behaviour, "")).await;
+        let reply = server.hook("/hooks/t", SSR_OIE).await;
+        assert_eq!(reply.status, 200, "{behaviour}: {}", reply.body);
+        let outcome = reply.json()["debugContext"][behaviour]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        assert!(outcome.starts_with(expected), "{behaviour}: {outcome}");
+    }
+}
+
+#[tokio::test]
+async fn a_tenant_at_its_concurrency_limit_is_answered_at_once() {
+    let config = misbehave_config(
+        "loop",
+        &format!("limits = {{ deadline_ms = {DEADLINE_MS} }}"),
+    )
+    .replace(
+        "[tenants.t.auth]",
+        "[tenants.t]\nmax_concurrent_evaluations = 1\n[tenants.t.auth]",
+    );
+    let server = TestServer::with_config(&config).await;
+    let (busy, refused) = tokio::join!(server.hook("/hooks/t", SSR_OIE), async {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        let started = Instant::now();
+        (server.hook("/hooks/t", SSR_OIE).await, started.elapsed())
+    });
+    assert_fail_closed(&busy);
+    let (refused, took) = refused;
+    assert_fail_closed(&refused);
+    assert!(
+        took < Duration::from_millis(100),
+        "the refused call waited {took:?}"
+    );
+    let metrics = server.get("/metrics").await.body;
+    assert!(metrics.contains(r#"kind="concurrency"} 1"#), "{metrics}");
+    assert!(metrics.contains(r#"kind="deadline"} 1"#), "{metrics}");
+}
+
+/// A healthy tenant keeps getting correct answers while another tenant's rules loop, exhaust
+/// memory and panic as fast as the server lets them.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_healthy_tenant_is_unaffected_by_a_hostile_neighbour() {
+    let hostile = misbehave_config("loop", "limits = { deadline_ms = 200, max_memory_mb = 16 }");
+    let config = format!(
+        "{hostile}\n[tenants.healthy.auth]\ntype = \"header-secret\"\nheader = \"authorization\"\nsecrets = [\"{secret}\"]\n\
+         [[tenants.healthy.routes]]\nevent_type = \"com.okta.user.pre-registration\"\nrule = \"{rule}\"\n\
+         settings = {{ allowed_domains = [\"example.com\"] }}\n",
+        secret = crate::common::AUTH.1,
+        rule = crate::common::rule("email_domain").display(),
+    );
+    let server = std::sync::Arc::new(TestServer::with_config(&config).await);
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let attackers: Vec<_> = (0..4)
+        .map(|_| {
+            let (server, stop) = (server.clone(), stop.clone());
+            tokio::spawn(async move {
+                let mut answered = 0;
+                while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                    assert_fail_closed(&server.hook("/hooks/t", SSR_OIE).await);
+                    answered += 1;
+                }
+                answered
+            })
+        })
+        .collect();
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let mut slowest = Duration::ZERO;
+    for _ in 0..100 {
+        let started = Instant::now();
+        let reply = server.hook("/hooks/healthy", SSR_OIE).await;
+        slowest = slowest.max(started.elapsed());
+        assert_eq!(reply.status, 204, "{}", reply.body);
+        let denied = server
+            .hook(
+                "/hooks/healthy",
+                &SSR_OIE.replace("@example.com", "@example.org"),
+            )
+            .await;
+        assert!(
+            denied.body.contains("INVALID_EMAIL_DOMAIN"),
+            "{}",
+            denied.body
+        );
+    }
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    for attacker in attackers {
+        assert!(attacker.await.unwrap() > 0);
+    }
+    assert!(
+        slowest < Duration::from_millis(150),
+        "slowest healthy call took {slowest:?}"
+    );
 }

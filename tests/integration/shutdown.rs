@@ -6,7 +6,8 @@ use crate::common::{SSR_OIE, TestServer, assert_fail_closed, misbehave_config};
 
 #[tokio::test]
 async fn shutdown_lets_requests_in_flight_finish() {
-    let server = TestServer::with_config(&misbehave_config("loop", "deadline_ms = 400")).await;
+    let server =
+        TestServer::with_config(&misbehave_config("loop", "limits = { deadline_ms = 400 }")).await;
     let addr = server.addr;
     let in_flight = tokio::spawn(crate::common::send(
         addr,

@@ -79,7 +79,12 @@ impl FailurePolicy {
 
 /// Renders a registration decision as Okta JSON, checking it against what Okta accepts in `flow`.
 /// An empty decision is "no change" (`204`), never `200 {}`.
-pub fn render_registration(decision: Decision, flow: Flow) -> Result<Answer, RuleFailure> {
+/// `max_bytes` caps the body (a route may set it lower than Okta's limit).
+pub fn render_registration(
+    decision: Decision,
+    flow: Flow,
+    max_bytes: usize,
+) -> Result<Answer, RuleFailure> {
     let invalid = |message: String| RuleFailure::InvalidDecision(message);
     // Any `error` makes Okta fail the operation, whatever the commands say.
     let denies = decision.error.is_some() || decision.commands.contains(&Command::Deny);
@@ -108,9 +113,9 @@ pub fn render_registration(decision: Decision, flow: Flow) -> Result<Answer, Rul
         return Ok(Answer::NoChange);
     }
     let body = Value::Object(body).to_string();
-    if body.len() > MAX_RESPONSE_BYTES {
+    if body.len() > max_bytes {
         return Err(invalid(format!(
-            "the answer is {} bytes; Okta accepts less than 256 KB",
+            "the answer is {} bytes; the limit is {max_bytes} (Okta accepts less than 256 KB)",
             body.len()
         )));
     }
@@ -188,6 +193,10 @@ mod tests {
     use super::*;
     use crate::runtime::ErrorCause;
 
+    fn render(decision: Decision, flow: Flow) -> Result<Answer, RuleFailure> {
+        render_registration(decision, flow, MAX_RESPONSE_BYTES)
+    }
+
     fn decision(commands: Vec<Command>) -> Decision {
         Decision {
             commands,
@@ -209,7 +218,7 @@ mod tests {
 
     #[test]
     fn empty_decision_is_no_change_not_an_empty_object() {
-        let answer = render_registration(decision(vec![]), Flow::SelfServiceRegistration).unwrap();
+        let answer = render(decision(vec![]), Flow::SelfServiceRegistration).unwrap();
         assert_eq!(answer, Answer::NoChange);
     }
 
@@ -229,7 +238,7 @@ mod tests {
             }),
             debug_context: None,
         };
-        let answer = render_registration(denial, Flow::SelfServiceRegistration).unwrap();
+        let answer = render(denial, Flow::SelfServiceRegistration).unwrap();
         assert_eq!(answer.label(), "deny");
         assert_eq!(
             body(answer),
@@ -251,7 +260,7 @@ mod tests {
                 attr("customerId", "12345"),
             ]),
         ]);
-        let answer = render_registration(update, Flow::SelfServiceRegistration).unwrap();
+        let answer = render(update, Flow::SelfServiceRegistration).unwrap();
         assert_eq!(answer.label(), "commands");
         assert_eq!(
             answer.body().unwrap(),
@@ -265,7 +274,7 @@ mod tests {
             "employeeNumber",
             "\"1234\"",
         )])]);
-        let answer = render_registration(update, Flow::ProgressiveProfile).unwrap();
+        let answer = render(update, Flow::ProgressiveProfile).unwrap();
         assert_eq!(answer.label(), "commands");
         assert_eq!(
             body(answer),
@@ -283,7 +292,7 @@ mod tests {
             (pp_on_ssr, Flow::SelfServiceRegistration),
             (ssr_on_pp, Flow::ProgressiveProfile),
         ] {
-            let failure = render_registration(decision, flow).unwrap_err();
+            let failure = render(decision, flow).unwrap_err();
             assert_eq!(failure.kind(), "invalid_output");
         }
     }
@@ -309,7 +318,7 @@ mod tests {
             },
         ];
         for case in cases {
-            let failure = render_registration(case, Flow::SelfServiceRegistration).unwrap_err();
+            let failure = render(case, Flow::SelfServiceRegistration).unwrap_err();
             assert!(
                 matches!(failure, RuleFailure::InvalidDecision(_)),
                 "{failure}"
@@ -321,8 +330,18 @@ mod tests {
     fn rejects_answers_of_256_kb_or_more() {
         let huge = format!("\"{}\"", "x".repeat(MAX_RESPONSE_BYTES));
         let update = decision(vec![Command::UpdateProfile(vec![attr("nickName", &huge)])]);
-        let failure = render_registration(update, Flow::SelfServiceRegistration).unwrap_err();
+        let failure = render(update, Flow::SelfServiceRegistration).unwrap_err();
         assert!(failure.to_string().contains("256 KB"), "{failure}");
+    }
+
+    #[test]
+    fn a_route_may_cap_answers_below_oktas_limit() {
+        let update = decision(vec![Command::UpdateProfile(vec![attr(
+            "nickName",
+            "\"abcdef\"",
+        )])]);
+        let failure = render_registration(update, Flow::SelfServiceRegistration, 20).unwrap_err();
+        assert!(failure.to_string().contains("the limit is 20"), "{failure}");
     }
 
     #[test]

@@ -48,9 +48,49 @@ impl Rule for Misbehave {
                 wasmhook_sdk::log::warn(&"y".repeat(1 << 20));
                 Ok(Decision::allow())
             }
+            // Reaching outside the sandbox: each attempt's outcome is reported in the debug
+            // context, so a test can check that it failed inside the guest.
+            "read-file" => report("read-file", std::fs::read("/etc/hostname").map(|b| b.len())),
+            "read-env" => report("read-env", std::env::var("HOME")),
+            "open-socket" => report(
+                "open-socket",
+                std::net::TcpStream::connect("127.0.0.1:22").map(|_| ()),
+            ),
+            "read-clock" => report(
+                "read-clock",
+                std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .map(|d| d.as_secs()),
+            ),
+            "read-random" => {
+                use std::hash::{BuildHasher, RandomState};
+                report(
+                    "read-random",
+                    Ok::<_, String>(RandomState::new().hash_one(0u8)),
+                )
+            }
+            "huge-alloc-then-answer" => {
+                // Asks for more than the cap once, copes with the refusal, and still answers.
+                let refused = Vec::<u8>::new().try_reserve_exact(1 << 30).is_err();
+                report("huge-alloc-then-answer", Ok::<_, String>(refused))
+            }
             other => Err(format!("unknown behaviour `{other}`")),
         }
     }
+}
+
+/// Allows the call and records `outcome` as `{"<what>": "ok: …" | "error: …"}` in the debug context.
+fn report<T: std::fmt::Debug, E: std::fmt::Display>(
+    what: &str,
+    outcome: Result<T, E>,
+) -> Result<Decision, String> {
+    let text = match outcome {
+        Ok(value) => format!("ok: {value:?}"),
+        Err(error) => format!("error: {error}"),
+    };
+    let mut context = wasmhook_sdk::serde_json::Map::new();
+    context.insert(what.into(), text.into());
+    Ok(Decision::allow().debug_context(context))
 }
 
 #[allow(unconditional_recursion)]
