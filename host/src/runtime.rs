@@ -42,7 +42,7 @@ pub use bindings::{
 use sandbox::Sandbox;
 
 /// How often the engine's epoch advances: the granularity of deadlines and of guest yields.
-pub const EPOCH_TICK: Duration = Duration::from_millis(5);
+pub const EPOCH_TICK: Duration = Duration::from_millis(1);
 
 /// Evaluations that may run at once in the process: the pooling allocator's instance slots.
 pub const MAX_CONCURRENT_EVALUATIONS: usize = 1000;

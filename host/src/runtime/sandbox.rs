@@ -61,11 +61,11 @@ impl Sandbox {
 }
 
 impl Sandbox {
-    /// What the guest wrote to stderr so far, as text.
+    /// What the guest wrote to stderr so far, on one line: control characters are escaped so
+    /// that a rule cannot forge log lines.
     pub fn stderr(&self) -> String {
-        String::from_utf8_lossy(&self.stderr.contents())
-            .trim()
-            .to_owned()
+        let text = String::from_utf8_lossy(&self.stderr.contents()).into_owned();
+        text.trim().escape_debug().to_string()
     }
 }
 
@@ -123,7 +123,9 @@ impl log::Host for Sandbox {
         };
         self.log_budget = self.log_budget.saturating_sub(message.len());
         // Guest lines go to their own target so operators can filter them, inside the request's
-        // span (tenant, eventId, rule) because evaluation runs within it.
+        // span (tenant, eventId, rule) because evaluation runs within it. Control characters are
+        // escaped so that a rule cannot forge log lines.
+        let message = message.escape_debug();
         match level {
             Level::Trace => tracing::trace!(target: "wasmhook::guest", "{message}"),
             Level::Debug => tracing::debug!(target: "wasmhook::guest", "{message}"),
