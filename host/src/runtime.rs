@@ -105,6 +105,8 @@ pub enum RuleFailure {
     RuleError(String),
     #[error("invalid decision: {0}")]
     InvalidDecision(String),
+    #[error("the answer is {size} bytes; the limit is {limit} (Okta accepts less than 256 KB)")]
+    Oversize { size: usize, limit: usize },
 }
 
 impl RuleFailure {
@@ -118,6 +120,7 @@ impl RuleFailure {
             RuleFailure::Trap(_) => "trap",
             RuleFailure::RuleError(_) => "rule_error",
             RuleFailure::InvalidDecision(_) => "invalid_output",
+            RuleFailure::Oversize { .. } => "oversize",
         }
     }
 }

@@ -16,7 +16,7 @@ const CASES: [(&str, &str); 9] = [
     ("allocate", "memory"),
     ("rule-error", "rule_error"),
     ("invalid-attribute", "invalid_output"),
-    ("oversized", "invalid_output"),
+    ("oversized", "oversize"),
     ("unknown-behaviour", "rule_error"),
 ];
 

@@ -114,10 +114,7 @@ pub fn render_registration(
     }
     let body = Value::Object(body).to_string();
     if body.len() > max_bytes {
-        return Err(invalid(format!(
-            "the answer is {} bytes; the limit is {max_bytes} (Okta accepts less than 256 KB)",
-            body.len()
-        )));
+        return Err(RuleFailure::Oversize { size: body.len(), limit: max_bytes });
     }
     Ok(if denies {
         Answer::Deny(body)
