@@ -1,8 +1,12 @@
-//! The server's shared state: the runtime, the current tenant set and the metrics.
+//! The server's shared state: the runtime, the current tenant set, metrics and reload status.
 
-use std::sync::Arc;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use std::time::SystemTime;
 
 use arc_swap::ArcSwap;
+use serde_json::{Value, json};
 
 use crate::config::Config;
 use crate::metrics::Metrics;
@@ -11,20 +15,38 @@ use crate::tenant::Tenants;
 
 pub struct App {
     pub runtime: Runtime,
-    /// Swapped whole, never mutated: a request keeps the snapshot it started with.
+    /// Swapped whole, never mutated: a call keeps the snapshot it started with.
     tenants: ArcSwap<Tenants>,
     pub metrics: Metrics,
+    /// The configuration file, read again on every reload.
+    pub config_file: PathBuf,
+    /// The address the server listens on; a reload cannot change it.
+    pub listen: SocketAddr,
+    /// Outcome of the latest reload, for `GET /readyz`.
+    pub(crate) last_reload: Mutex<Option<ReloadOutcome>>,
+    /// Serialises reloads (the watcher, SIGHUP and tests may ask at once).
+    pub(crate) reloading: tokio::sync::Mutex<()>,
+}
+
+pub(crate) struct ReloadOutcome {
+    pub at: SystemTime,
+    /// Why the configuration file as a whole could not be loaded; `None` when it was.
+    pub error: Option<String>,
 }
 
 impl App {
-    /// Builds the runtime and compiles every rule of `config`.
+    /// Builds the runtime and compiles every rule of `config`; any problem is an error.
     pub fn load(config: &Config) -> anyhow::Result<App> {
-        let runtime = Runtime::new().map_err(|e| anyhow::anyhow!("{e:#}"))?;
+        let runtime = Runtime::new(config.cache_dir.as_deref())?;
         let tenants = Tenants::build(config, &runtime)?;
         Ok(App {
             runtime,
             tenants: ArcSwap::from_pointee(tenants),
             metrics: Metrics::default(),
+            config_file: config.file.clone(),
+            listen: config.listen,
+            last_reload: Mutex::new(None),
+            reloading: tokio::sync::Mutex::new(()),
         })
     }
 
@@ -32,4 +54,47 @@ impl App {
     pub fn tenants(&self) -> Arc<Tenants> {
         self.tenants.load_full()
     }
+
+    /// Makes `tenants` the current set. Calls in flight finish on the set they started with.
+    pub(crate) fn swap(&self, tenants: Tenants) {
+        self.tenants.store(Arc::new(tenants));
+    }
+
+    /// What is serving: per tenant and route the rule file, its sha256 and since when, plus the
+    /// last reload's outcome and each tenant's latest load error. Carries no secret.
+    pub fn status(&self) -> Value {
+        let tenants = self.tenants();
+        let mut by_id = serde_json::Map::new();
+        for tenant in tenants.iter() {
+            let routes: Vec<Value> = tenant
+                .routes
+                .iter()
+                .map(|route| {
+                    json!({
+                        "event_type": route.event_type,
+                        "request_type": route.request_type,
+                        "rule": route.rule_path,
+                        "sha256": route.rule.sha256,
+                        "loaded_at": timestamp(route.loaded_at),
+                    })
+                })
+                .collect();
+            by_id.insert(tenant.id.clone(), json!({"routes": routes, "error": null}));
+        }
+        for (id, error) in &tenants.errors {
+            let entry = by_id
+                .entry(id.clone())
+                .or_insert_with(|| json!({"routes": []}));
+            entry["error"] = error.to_string().into();
+        }
+        let reload = self.last_reload.lock().unwrap_or_else(|e| e.into_inner());
+        let reload = reload
+            .as_ref()
+            .map(|r| json!({"at": timestamp(r.at), "error": r.error}));
+        json!({"status": "ready", "last_reload": reload, "tenants": by_id})
+    }
+}
+
+fn timestamp(time: SystemTime) -> String {
+    humantime::format_rfc3339_millis(time).to_string()
 }

@@ -102,6 +102,7 @@ async fn serve(config: &Path, listen: Option<SocketAddr>) -> anyhow::Result<()> 
     let started = Instant::now();
     let config = Config::load(config, listen)?;
     let app = Arc::new(App::load(&config)?);
+    crate::reload::spawn(app.clone(), &config)?;
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await
         .with_context(|| format!("cannot listen on {}", config.listen))?;
@@ -135,7 +136,7 @@ async fn shutdown_signal() {
 }
 
 async fn eval(args: EvalArgs) -> anyhow::Result<()> {
-    let runtime = Runtime::new().map_err(|e| anyhow::anyhow!("{e:#}"))?;
+    let runtime = Runtime::new(crate::config::default_cache_dir().as_deref())?;
     let rule = runtime.load(&args.rule, Limits::default().max_module_bytes)?;
     let body = read_request(&args.request)?;
     let settings = read_settings(args.settings.as_deref())?;
@@ -218,7 +219,7 @@ fn read_settings(settings: Option<&str>) -> anyhow::Result<String> {
 
 fn check(config: &Path) -> anyhow::Result<()> {
     let config = Config::load(config, None)?;
-    let runtime = Runtime::new().map_err(|e| anyhow::anyhow!("{e:#}"))?;
+    let runtime = Runtime::new(config.cache_dir.as_deref())?;
     let tenants = Tenants::build(&config, &runtime)?;
     let routes: Vec<_> = tenants.iter().flat_map(|t| t.routes.iter()).collect();
     let modules: HashSet<_> = routes.iter().map(|r| r.rule.sha256.as_str()).collect();

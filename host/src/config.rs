@@ -26,7 +26,7 @@ const MAX_MEMORY_MB: u64 = 4096;
 pub const DEFAULT_CONCURRENT_EVALUATIONS: usize = 64;
 
 /// A configuration problem, located as precisely as possible.
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, Clone, thiserror::Error)]
 #[error("{}: {location}{message}", file.display())]
 pub struct ConfigError {
     pub file: PathBuf,
@@ -41,7 +41,13 @@ pub struct Config {
     /// The file it was read from (for messages).
     pub file: PathBuf,
     pub listen: SocketAddr,
+    /// Where compiled rules are cached across restarts; `None` disables the cache.
+    pub cache_dir: Option<PathBuf>,
+    /// Whether to reload when the config or a rule file changes (SIGHUP reloads either way).
+    pub watch: bool,
     pub tenants: Vec<TenantConfig>,
+    /// Tenants whose definition is invalid, with the reason (only from [`Config::load_lenient`]).
+    pub invalid_tenants: Vec<(String, ConfigError)>,
 }
 
 /// One tenant: its credentials and routes.
@@ -91,8 +97,23 @@ pub struct RouteConfig {
 }
 
 impl Config {
-    /// Reads and validates `file`. `listen` overrides the file's `listen`.
+    /// Reads and validates `file`, refusing it if any tenant is invalid. `listen` overrides the
+    /// file's `listen`.
     pub fn load(file: &Path, listen: Option<SocketAddr>) -> Result<Config, ConfigError> {
+        let mut config = Config::load_lenient(file, listen)?;
+        match std::mem::take(&mut config.invalid_tenants)
+            .into_iter()
+            .next()
+        {
+            Some((_, error)) => Err(error),
+            None => Ok(config),
+        }
+    }
+
+    /// Reads and validates `file`, setting invalid tenants aside in `invalid_tenants` instead of
+    /// refusing the whole file, so that a reload can keep their last good version. Problems that
+    /// concern the whole file (unreadable, bad syntax, invalid `[limits]`) are still errors.
+    pub fn load_lenient(file: &Path, listen: Option<SocketAddr>) -> Result<Config, ConfigError> {
         let error = |location: String, message: String| ConfigError {
             file: file.to_owned(),
             location,
@@ -107,21 +128,45 @@ impl Config {
             .limits
             .resolve(&Limits::default())
             .map_err(|(key, message)| error(format!("limits.{key}: "), message))?;
-        let tenants = raw
-            .tenants
-            .into_iter()
-            .map(|(id, tenant)| {
-                tenant
-                    .validate(&id, base, &defaults)
-                    .map_err(|(key, message)| error(format!("tenant `{id}`: {key}: "), message))
-            })
-            .collect::<Result<_, _>>()?;
+        let mut tenants = Vec::new();
+        let mut invalid_tenants = Vec::new();
+        for (id, tenant) in raw.tenants {
+            match tenant.validate(&id, base, &defaults) {
+                Ok(tenant) => tenants.push(tenant),
+                Err((key, message)) => {
+                    invalid_tenants.push((
+                        id.clone(),
+                        error(format!("tenant `{id}`: {key}: "), message),
+                    ));
+                }
+            }
+        }
+        let cache_dir = match raw.cache_dir {
+            Some(dir) if dir.is_empty() => None,
+            Some(dir) => Some(base.join(dir)),
+            None => default_cache_dir(),
+        };
         Ok(Config {
             file: file.to_owned(),
             listen: listen.unwrap_or(raw.listen),
+            cache_dir,
+            watch: raw.watch,
             tenants,
+            invalid_tenants,
         })
     }
+}
+
+/// `$XDG_CACHE_HOME/wasmhook`, else `$HOME/.cache/wasmhook`, else no cache.
+pub fn default_cache_dir() -> Option<PathBuf> {
+    let non_empty = |name| {
+        std::env::var_os(name)
+            .filter(|v| !v.is_empty())
+            .map(PathBuf::from)
+    };
+    non_empty("XDG_CACHE_HOME")
+        .or_else(|| non_empty("HOME").map(|home| home.join(".cache")))
+        .map(|dir| dir.join("wasmhook"))
 }
 
 /// The file's shape, as serde sees it. Unknown keys are errors: a typo must not silently
@@ -134,10 +179,17 @@ mod raw {
     pub struct File {
         #[serde(default = "default_listen")]
         pub listen: SocketAddr,
+        pub cache_dir: Option<String>,
+        #[serde(default = "yes")]
+        pub watch: bool,
         #[serde(default)]
         pub limits: LimitsTable,
         #[serde(default)]
         pub tenants: BTreeMap<String, Tenant>,
+    }
+
+    fn yes() -> bool {
+        true
     }
 
     fn default_listen() -> SocketAddr {
@@ -355,14 +407,19 @@ impl raw::Route {
 mod tests {
     use super::*;
 
-    fn load(toml: &str) -> Result<Config, ConfigError> {
+    /// Writes `toml` to a fresh file in a temporary folder.
+    fn write(toml: &str) -> PathBuf {
+        static NEXT: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
         let dir = std::env::temp_dir().join(format!("wasmhook-config-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
-        let file = dir.join(format!("{:x}.toml", toml.len() ^ toml.as_ptr() as usize));
+        let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let file = dir.join(format!("{n}.toml"));
         std::fs::write(&file, toml).unwrap();
-        let config = Config::load(&file, None);
-        std::fs::remove_file(&file).unwrap();
-        config
+        file
+    }
+
+    fn load(toml: &str) -> Result<Config, ConfigError> {
+        Config::load(&write(toml), None)
     }
 
     const TENANT: &str = r#"
@@ -445,6 +502,30 @@ mod tests {
         assert!(
             message(&zero).contains("tenant `demo`: max_concurrent_evaluations: must be between 1")
         );
+    }
+
+    #[test]
+    fn cache_and_watch_can_be_configured() {
+        let config = load(&route("")).unwrap();
+        assert!(config.watch);
+        assert_eq!(config.cache_dir, default_cache_dir());
+        let config = load(&format!("watch = false\ncache_dir = \"\"\n{}", route(""))).unwrap();
+        assert!(!config.watch);
+        assert_eq!(config.cache_dir, None);
+        let config = load(&format!("cache_dir = \"cache\"\n{}", route(""))).unwrap();
+        assert!(config.cache_dir.unwrap().ends_with("cache") && config.file.is_absolute());
+    }
+
+    #[test]
+    fn lenient_loading_sets_invalid_tenants_aside() {
+        let broken = route("")
+            .replace("demo", "other")
+            .replace("secrets = [", "secrets = [\"\", ");
+        let both = format!("{}\n{broken}", route(""));
+        let config = Config::load_lenient(&write(&both), None).unwrap();
+        assert_eq!(config.tenants.len(), 1);
+        assert_eq!(config.invalid_tenants[0].0, "other");
+        assert!(message(&both).contains("tenant `other`: auth.secrets"));
     }
 
     #[test]

@@ -96,10 +96,7 @@ fn endpoint(app: &App, path: &str, method: &Method) -> Result<Response<Body>, Re
     }
     Ok(match path {
         "/healthz" => json_response(StatusCode::OK, r#"{"status":"ok"}"#.to_owned()),
-        "/readyz" => {
-            let body = format!(r#"{{"status":"ready","tenants":{}}}"#, app.tenants().len());
-            json_response(StatusCode::OK, body)
-        }
+        "/readyz" => json_response(StatusCode::OK, app.status().to_string()),
         _ => reply::metrics(app.metrics.encode()),
     })
 }

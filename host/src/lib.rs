@@ -15,7 +15,8 @@
 //! - [`runtime`]: wasmtime engine, rule compilation and deduplication, the per-call sandbox
 //!   (deadline, memory cap, empty WASI context, guest logging).
 //!
-//! Around them: [`config`] (TOML, validated at load), [`app`] (shared state, swapped whole),
+//! Around them: [`config`] (TOML, validated at load), [`reload`] (file watching, rebuild and
+//! atomic swap), [`app`] (shared state),
 //! [`metrics`] (Prometheus), [`telemetry`] (tracing output) and [`cli`] (`serve`, `eval`, `check`).
 
 pub mod app;
@@ -25,6 +26,7 @@ pub mod hook;
 pub mod http;
 pub mod metrics;
 pub mod okta;
+pub mod reload;
 pub mod routing;
 pub mod runtime;
 pub mod telemetry;

@@ -28,6 +28,11 @@ struct FailureLabels {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct OutcomeLabels {
+    outcome: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct TenantLabels {
     tenant: String,
 }
@@ -38,6 +43,7 @@ pub struct Metrics {
     answers: Family<AnswerLabels, Counter>,
     rule_failures: Family<FailureLabels, Counter>,
     unrouted: Family<TenantLabels, Counter>,
+    reloads: Family<OutcomeLabels, Counter>,
     evaluation_seconds: Family<TenantLabels, Histogram>,
 }
 
@@ -68,6 +74,12 @@ impl Default for Metrics {
             "Hook calls with no matching route",
             unrouted.clone(),
         );
+        let reloads = Family::default();
+        registry.register(
+            "reloads",
+            "Reloads; `error` when the file or a tenant failed to load",
+            reloads.clone(),
+        );
         let evaluation_seconds = Family::new_with_constructor(
             (|| Histogram::new(exponential_buckets(0.000_05, 2.0, 16))) as fn() -> Histogram,
         );
@@ -82,6 +94,7 @@ impl Default for Metrics {
             answers,
             rule_failures,
             unrouted,
+            reloads,
             evaluation_seconds,
         }
     }
@@ -111,6 +124,11 @@ impl Metrics {
             kind,
         };
         self.rule_failures.get_or_create(&labels).inc();
+    }
+
+    pub fn reload(&self, ok: bool) {
+        let outcome = if ok { "ok" } else { "error" };
+        self.reloads.get_or_create(&OutcomeLabels { outcome }).inc();
     }
 
     pub fn unrouted(&self, tenant: &str) {

@@ -170,10 +170,20 @@ pub struct Runtime {
 struct DeadlineExceeded;
 
 impl Runtime {
-    /// Builds the engine (component model, epoch interruption, pooling allocator) and starts the
-    /// epoch ticker, which stops by itself when the last clone of the engine is dropped.
-    pub fn new() -> wasmtime::Result<Self> {
+    /// Builds the engine (component model, epoch interruption, fuel, pooling allocator) and
+    /// starts the epoch ticker, which stops by itself when the last clone of the engine is dropped.
+    ///
+    /// With a `cache_dir`, compiled rules are cached on disk by wasmtime, keyed by its version,
+    /// the engine's compilation settings and the module bytes; an entry that fails to load is
+    /// recompiled. Restarts and reloads then skip compilation (seconds for Python or JavaScript
+    /// rules).
+    pub fn new(cache_dir: Option<&Path>) -> wasmtime::Result<Self> {
         let mut config = Config::new();
+        if let Some(dir) = cache_dir {
+            let mut cache = wasmtime::CacheConfig::new();
+            cache.with_directory(dir);
+            config.cache(Some(wasmtime::Cache::new(cache)?));
+        }
         config.epoch_interruption(true);
         config.consume_fuel(true);
         // Pooling: instance slots are reserved up front and reused, and linear memories start

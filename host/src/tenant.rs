@@ -1,24 +1,32 @@
 //! Tenants: who may call `POST /hooks/{tenant}`, and which rule answers which of its hook calls.
 //!
-//! A [`Tenants`] set is built completely (every rule compiled) from a validated config before it
-//! serves anything, so a rule that fails to load never replaces a working one.
+//! A [`Tenants`] set is built completely (every rule compiled) before it serves anything, and is
+//! never modified afterwards: a reload builds a new set and swaps it in whole. Built with
+//! [`Tenants::rebuild`], a tenant whose definition or rule fails to load keeps its previous
+//! version, so one broken file never takes a working hook down, nor another tenant.
 
 pub mod auth;
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::path::PathBuf;
 use std::sync::Arc;
+use std::time::SystemTime;
+
+use tokio::sync::Semaphore;
 
 use crate::config::{Config, ConfigError, TenantConfig};
 use crate::okta::FailurePolicy;
 use crate::routing::RouteTable;
 use crate::runtime::{CompiledRule, Limits, Runtime};
 pub use auth::HeaderSecret;
-use tokio::sync::Semaphore;
 
-/// Every configured tenant, by id.
+/// Every configured tenant, by id, and the tenants that failed to load.
+#[derive(Default)]
 pub struct Tenants {
     by_id: HashMap<String, Arc<Tenant>>,
+    /// Tenants whose latest definition failed to load, with the reason. Each keeps serving its
+    /// previous version, if it had one.
+    pub errors: BTreeMap<String, ConfigError>,
 }
 
 /// One tenant, ready to serve.
@@ -26,8 +34,10 @@ pub struct Tenant {
     pub id: String,
     pub auth: HeaderSecret,
     pub routes: RouteTable,
-    /// Permits for concurrent evaluations of this tenant's rules.
-    pub evaluations: Semaphore,
+    /// Permits for concurrent evaluations of this tenant's rules. Carried over by a reload that
+    /// keeps the limit, so calls in flight across a swap still count.
+    pub evaluations: Arc<Semaphore>,
+    max_concurrent_evaluations: usize,
 }
 
 /// A route with its rule compiled.
@@ -43,25 +53,51 @@ pub struct Route {
     pub settings: String,
     pub limits: Limits,
     pub on_failure: FailurePolicy,
+    /// When this version of the rule (by content) started serving this route.
+    pub loaded_at: SystemTime,
 }
 
 impl Tenants {
-    /// Compiles every rule of `config` (identical modules once) and builds the tenants.
+    /// Builds every tenant of `config`, compiling their rules (identical modules once). Any
+    /// invalid tenant is an error: used at start-up and by `wasmhook check`.
     pub fn build(config: &Config, runtime: &Runtime) -> Result<Tenants, ConfigError> {
-        let by_id = config
-            .tenants
-            .iter()
-            .map(|tenant| {
-                let built =
-                    Tenant::build(tenant, runtime).map_err(|(location, message)| ConfigError {
-                        file: config.file.clone(),
-                        location,
-                        message,
-                    })?;
-                Ok((tenant.id.clone(), Arc::new(built)))
-            })
-            .collect::<Result<_, ConfigError>>()?;
-        Ok(Tenants { by_id })
+        let mut tenants = Tenants::rebuild(config, runtime, &Tenants::default());
+        match std::mem::take(&mut tenants.errors).into_values().next() {
+            Some(error) => Err(error),
+            None => Ok(tenants),
+        }
+    }
+
+    /// Builds the tenants of `config` for a reload: a tenant that fails to load keeps its version
+    /// from `previous` (if any) and is listed in `errors`; tenants no longer configured are gone.
+    pub fn rebuild(config: &Config, runtime: &Runtime, previous: &Tenants) -> Tenants {
+        let mut tenants = Tenants::default();
+        let mut errors = config.invalid_tenants.clone();
+        for tenant in &config.tenants {
+            match Tenant::build(tenant, runtime, previous.get(&tenant.id).map(Arc::as_ref)) {
+                Ok(built) => {
+                    tenants.by_id.insert(tenant.id.clone(), Arc::new(built));
+                }
+                Err((location, message)) => {
+                    let file = config.file.clone();
+                    errors.push((
+                        tenant.id.clone(),
+                        ConfigError {
+                            file,
+                            location,
+                            message,
+                        },
+                    ));
+                }
+            }
+        }
+        for (id, error) in errors {
+            if let Some(old) = previous.get(&id) {
+                tenants.by_id.insert(id.clone(), old.clone());
+            }
+            tenants.errors.insert(id, error);
+        }
+        tenants
     }
 
     pub fn get(&self, id: &str) -> Option<&Arc<Tenant>> {
@@ -82,7 +118,11 @@ impl Tenants {
 }
 
 impl Tenant {
-    fn build(config: &TenantConfig, runtime: &Runtime) -> Result<Tenant, (String, String)> {
+    fn build(
+        config: &TenantConfig,
+        runtime: &Runtime,
+        previous: Option<&Tenant>,
+    ) -> Result<Tenant, (String, String)> {
         let routes = config
             .routes
             .iter()
@@ -96,6 +136,11 @@ impl Tenant {
                             e.to_string(),
                         )
                     })?;
+                let unchanged_since = previous
+                    .into_iter()
+                    .flat_map(|tenant| tenant.routes.iter())
+                    .find(|old| old.rule_path == route.rule && old.rule.sha256 == rule.sha256)
+                    .map(|old| old.loaded_at);
                 let rule_name = route.rule.file_stem().unwrap_or_default().to_string_lossy();
                 Ok(Route {
                     event_type: route.event_type.clone(),
@@ -106,14 +151,20 @@ impl Tenant {
                     settings: route.settings.clone(),
                     limits: route.limits.clone(),
                     on_failure: route.on_failure,
+                    loaded_at: unchanged_since.unwrap_or_else(SystemTime::now),
                 })
             })
             .collect::<Result<Vec<_>, (String, String)>>()?;
+        let evaluations = previous
+            .filter(|old| old.max_concurrent_evaluations == config.max_concurrent_evaluations)
+            .map(|old| old.evaluations.clone())
+            .unwrap_or_else(|| Arc::new(Semaphore::new(config.max_concurrent_evaluations)));
         Ok(Tenant {
             id: config.id.clone(),
             auth: HeaderSecret::new(&config.auth),
             routes: RouteTable::new(routes),
-            evaluations: Semaphore::new(config.max_concurrent_evaluations),
+            evaluations,
+            max_concurrent_evaluations: config.max_concurrent_evaluations,
         })
     }
 }

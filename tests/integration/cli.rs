@@ -300,3 +300,73 @@ fn serve_answers_and_stops_cleanly_on_sigterm() {
     assert!(kill.success());
     assert!(child.wait().unwrap().success(), "serve exits 0 on SIGTERM");
 }
+
+#[test]
+fn sighup_reloads_when_watching_is_off() {
+    let dir = std::env::temp_dir().join(format!("wasmhook-sighup-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::copy(rule("email_domain"), dir.join("rule.wasm")).unwrap();
+    let config = format!(
+        "watch = false\n[tenants.t.auth]\ntype = \"header-secret\"\nheader = \"authorization\"\n\
+         secrets = [\"{}\"]\n[[tenants.t.routes]]\nevent_type = \"com.okta.user.pre-registration\"\n\
+         rule = \"rule.wasm\"\nsettings = {{ allowed_domains = [\"example.com\"] }}\n",
+        crate::common::AUTH.1
+    );
+    std::fs::write(dir.join("config.toml"), config).unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_wasmhook"))
+        .args([
+            "serve",
+            "--config",
+            &dir.join("config.toml").display().to_string(),
+        ])
+        .args(["--listen", "127.0.0.1:0", "--log-format", "json"])
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
+    let address = lines
+        .by_ref()
+        .find_map(|line| {
+            let line: serde_json::Value = serde_json::from_str(&line.unwrap()).ok()?;
+            Some(
+                line["address"]
+                    .as_str()?
+                    .parse::<std::net::SocketAddr>()
+                    .unwrap(),
+            )
+        })
+        .unwrap();
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let call = SSR_OIE.replace("@example.com", "@example.org");
+    let status = || {
+        let reply = runtime.block_on(crate::common::send(
+            address,
+            "POST",
+            "/hooks/t",
+            &[crate::common::AUTH],
+            call.clone().into(),
+        ));
+        reply.status
+    };
+    assert_eq!(status(), 200, "email-domain denies");
+
+    std::fs::copy(rule("employee_number"), dir.join("rule.wasm")).unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    assert_eq!(status(), 200, "not watching: the old rule still serves");
+
+    let hup = Command::new("kill")
+        .args(["-HUP", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(hup.success());
+    let reloaded = lines
+        .by_ref()
+        .map_while(Result::ok)
+        .find(|line| line.contains("configuration reloaded"));
+    assert!(reloaded.is_some(), "a reload was logged");
+    assert_eq!(status(), 204, "employee-number now serves");
+    let _ = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status();
+    assert!(child.wait().unwrap().success());
+}

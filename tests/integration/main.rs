@@ -5,5 +5,6 @@ mod bad_input;
 mod cli;
 mod common;
 mod quickstart;
+mod reload;
 mod rule_failures;
 mod shutdown;

@@ -114,7 +114,10 @@ pub fn render_registration(
     }
     let body = Value::Object(body).to_string();
     if body.len() > max_bytes {
-        return Err(RuleFailure::Oversize { size: body.len(), limit: max_bytes });
+        return Err(RuleFailure::Oversize {
+            size: body.len(),
+            limit: max_bytes,
+        });
     }
     Ok(if denies {
         Answer::Deny(body)
