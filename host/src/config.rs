@@ -55,11 +55,45 @@ pub struct Config {
 pub struct TenantConfig {
     /// The `{tenant}` of `POST /hooks/{tenant}`.
     pub id: String,
-    pub auth: HeaderSecretConfig,
+    pub auth: AuthConfig,
     /// Evaluations of this tenant's rules that may run at once; calls beyond it get the failure
     /// policy at once, so one tenant's flood cannot take every instance slot.
     pub max_concurrent_evaluations: usize,
     pub routes: Vec<RouteConfig>,
+}
+
+/// How a tenant authenticates Okta's calls.
+#[derive(Debug, Clone)]
+pub enum AuthConfig {
+    HeaderSecret(HeaderSecretConfig),
+    Bearer(BearerConfig),
+}
+
+/// OAuth 2.0 bearer tokens (JWT) from an authorization server.
+#[derive(Debug, Clone)]
+pub struct BearerConfig {
+    /// `iss` must equal this, e.g. `https://acme.okta.com/oauth2/default`.
+    pub issuer: String,
+    /// `aud` must equal this, e.g. `api://default`.
+    pub audience: String,
+    pub jwks: JwksSource,
+    /// If not empty, `cid` must be one of these.
+    pub allowed_client_ids: Vec<String>,
+    /// If set, `scp` must contain it.
+    pub required_scope: Option<String>,
+    /// Clock skew allowed on `exp` and `nbf`.
+    pub leeway_seconds: u64,
+    /// Least time between two JWKS fetches caused by unknown `kid`s.
+    pub jwks_min_refresh: Duration,
+}
+
+/// Where the authorization server's signing keys come from.
+#[derive(Debug, Clone)]
+pub enum JwksSource {
+    /// Fetched (and cached); e.g. `https://acme.okta.com/oauth2/default/v1/keys`.
+    Url(String),
+    /// Read when the configuration loads.
+    File(PathBuf),
 }
 
 /// Header-secret authentication: Okta sends `header: <secret>` verbatim on every call.
@@ -228,6 +262,18 @@ mod raw {
             #[serde(default)]
             secrets_from_env: Vec<String>,
         },
+        /// OAuth 2.0: Okta sends `Authorization: Bearer <JWT>` from the admin's authorization server.
+        Oauth2Bearer {
+            issuer: String,
+            audience: String,
+            jwks_url: Option<String>,
+            jwks_file: Option<PathBuf>,
+            #[serde(default)]
+            allowed_client_ids: Vec<String>,
+            required_scope: Option<String>,
+            leeway_seconds: Option<u64>,
+            jwks_min_refresh_seconds: Option<u64>,
+        },
     }
 
     #[derive(Deserialize)]
@@ -299,7 +345,7 @@ impl raw::Tenant {
             let message = "a tenant id may use only letters, digits, `-`, `_` and `.`";
             return Err(("id".into(), message.into()));
         }
-        let auth = self.auth.validate()?;
+        let auth = self.auth.validate(base)?;
         let mut seen = HashSet::new();
         let routes = self
             .routes
@@ -333,38 +379,108 @@ impl raw::Tenant {
 }
 
 impl raw::Auth {
-    fn validate(self) -> Result<HeaderSecretConfig, Invalid> {
-        let raw::Auth::HeaderSecret {
-            header,
-            mut secrets,
-            secrets_from_env,
-        } = self;
-        let header = HeaderName::from_bytes(header.as_bytes()).map_err(|_| {
-            (
-                "auth.header".into(),
-                format!("`{header}` is not an HTTP header name"),
-            )
-        })?;
-        for name in secrets_from_env {
-            let value = std::env::var(&name).map_err(|_| {
-                let message = format!("environment variable `{name}` is not set");
-                ("auth.secrets_from_env".to_owned(), message)
-            })?;
-            secrets.push(value);
+    fn validate(self, base: &Path) -> Result<AuthConfig, Invalid> {
+        match self {
+            raw::Auth::HeaderSecret {
+                header,
+                secrets,
+                secrets_from_env,
+            } => validate_header_secret(header, secrets, secrets_from_env)
+                .map(AuthConfig::HeaderSecret),
+            raw::Auth::Oauth2Bearer {
+                issuer,
+                audience,
+                jwks_url,
+                jwks_file,
+                allowed_client_ids,
+                required_scope,
+                leeway_seconds,
+                jwks_min_refresh_seconds,
+            } => {
+                let invalid =
+                    |key: &str, message: &str| (format!("auth.{key}"), message.to_owned());
+                if issuer.is_empty() {
+                    return Err(invalid("issuer", "must not be empty"));
+                }
+                if audience.is_empty() {
+                    return Err(invalid("audience", "must not be empty"));
+                }
+                let jwks = match (jwks_url, jwks_file) {
+                    (Some(url), None) => JwksSource::Url(validate_jwks_url(url)?),
+                    (None, Some(file)) => JwksSource::File(base.join(file)),
+                    _ => {
+                        return Err(invalid(
+                            "jwks_url",
+                            "set exactly one of jwks_url and jwks_file",
+                        ));
+                    }
+                };
+                let leeway_seconds = leeway_seconds.unwrap_or(5);
+                if leeway_seconds > 300 {
+                    return Err(invalid("leeway_seconds", "must be at most 300"));
+                }
+                Ok(AuthConfig::Bearer(BearerConfig {
+                    issuer,
+                    audience,
+                    jwks,
+                    allowed_client_ids,
+                    required_scope,
+                    leeway_seconds,
+                    jwks_min_refresh: Duration::from_secs(jwks_min_refresh_seconds.unwrap_or(30)),
+                }))
+            }
         }
-        if secrets.is_empty() {
-            let message = "at least one secret is required (secrets or secrets_from_env)";
-            return Err(("auth.secrets".into(), message.into()));
-        }
-        if secrets
-            .iter()
-            .any(|s| s.is_empty() || HeaderValue::from_str(s).is_err())
-        {
-            let message = "a secret must be a non-empty, printable header value";
-            return Err(("auth.secrets".into(), message.into()));
-        }
-        Ok(HeaderSecretConfig { header, secrets })
     }
+}
+
+/// A JWKS URL must use HTTPS; plain HTTP is accepted on the loopback interface only.
+fn validate_jwks_url(url: String) -> Result<String, Invalid> {
+    let loopback = [
+        "http://127.0.0.1:",
+        "http://127.0.0.1/",
+        "http://localhost:",
+        "http://localhost/",
+        "http://[::1]:",
+    ];
+    if url.starts_with("https://") || loopback.iter().any(|prefix| url.starts_with(prefix)) {
+        return Ok(url);
+    }
+    Err((
+        "auth.jwks_url".into(),
+        format!("`{url}` must be an https:// URL"),
+    ))
+}
+
+fn validate_header_secret(
+    header: String,
+    mut secrets: Vec<String>,
+    secrets_from_env: Vec<String>,
+) -> Result<HeaderSecretConfig, Invalid> {
+    let header = HeaderName::from_bytes(header.as_bytes()).map_err(|_| {
+        (
+            "auth.header".into(),
+            format!("`{header}` is not an HTTP header name"),
+        )
+    })?;
+    for name in secrets_from_env {
+        let value = std::env::var(&name).map_err(|_| {
+            let message = format!("environment variable `{name}` is not set");
+            ("auth.secrets_from_env".to_owned(), message)
+        })?;
+        secrets.push(value);
+    }
+    if secrets.is_empty() {
+        let message = "at least one secret is required (secrets or secrets_from_env)";
+        return Err(("auth.secrets".into(), message.into()));
+    }
+    if secrets
+        .iter()
+        .any(|s| s.is_empty() || HeaderValue::from_str(s).is_err())
+    {
+        let message = "a secret must be a non-empty, printable header value";
+        return Err(("auth.secrets".into(), message.into()));
+    }
+    Ok(HeaderSecretConfig { header, secrets })
 }
 
 impl raw::Route {
@@ -435,6 +551,65 @@ mod tests {
         )
     }
 
+    fn header_secret(tenant: &TenantConfig) -> &HeaderSecretConfig {
+        match &tenant.auth {
+            AuthConfig::HeaderSecret(secret) => secret,
+            AuthConfig::Bearer(_) => panic!("expected a header secret"),
+        }
+    }
+
+    #[test]
+    fn oauth2_bearer_is_configured_and_checked() {
+        let bearer = r#"
+            [tenants.acme.auth]
+            type = "oauth2-bearer"
+            issuer = "https://acme.okta.com/oauth2/default"
+            audience = "api://default"
+            jwks_url = "https://acme.okta.com/oauth2/default/v1/keys"
+            allowed_client_ids = ["0oahook"]
+            required_scope = "okta.hooks"
+        "#;
+        let config = load(bearer).unwrap();
+        let AuthConfig::Bearer(auth) = &config.tenants[0].auth else {
+            panic!("bearer")
+        };
+        assert_eq!(auth.leeway_seconds, 5);
+        assert_eq!(auth.jwks_min_refresh, Duration::from_secs(30));
+        assert!(matches!(&auth.jwks, JwksSource::Url(url) if url.ends_with("/v1/keys")));
+        for (edit, expected) in [
+            (
+                (
+                    "https://acme.okta.com/oauth2/default/v1/keys",
+                    "http://acme.okta.com/keys",
+                ),
+                "auth.jwks_url: `http://acme.okta.com/keys` must be an https:// URL",
+            ),
+            (
+                ("jwks_url", "jwks_file = \"keys.json\"\njwks_url"),
+                "auth.jwks_url: set exactly one",
+            ),
+            (
+                ("audience = \"api://default\"", "audience = \"\""),
+                "auth.audience: must not be empty",
+            ),
+            (
+                ("required_scope", "leeway_seconds = 900\nrequired_scope"),
+                "auth.leeway_seconds: must be at most 300",
+            ),
+        ] {
+            let message = message(&bearer.replace(edit.0, edit.1));
+            assert!(
+                message.contains(&format!("tenant `acme`: {expected}")),
+                "{message}"
+            );
+        }
+        let loopback = bearer.replace(
+            "https://acme.okta.com/oauth2/default/v1/keys",
+            "http://127.0.0.1:9/keys",
+        );
+        assert!(load(&loopback).is_ok(), "plain HTTP is allowed on loopback");
+    }
+
     fn message(toml: &str) -> String {
         load(toml).unwrap_err().to_string()
     }
@@ -445,7 +620,7 @@ mod tests {
         assert_eq!(config.listen.to_string(), DEFAULT_LISTEN);
         let tenant = &config.tenants[0];
         assert_eq!(tenant.id, "demo");
-        assert_eq!(tenant.auth.header.as_str(), "authorization");
+        assert_eq!(header_secret(tenant).header.as_str(), "authorization");
         let route = &tenant.routes[0];
         assert!(route.rule.is_absolute() && route.rule.ends_with("rules/r.wasm"));
         assert_eq!(route.settings, r#"{"allowed_domains":["example.com"]}"#);
@@ -534,7 +709,7 @@ mod tests {
         let toml = TENANT.replace("secrets = ", "secrets_from_env = [\"PATH\"]\n#");
         let config = load(&toml).unwrap();
         assert_eq!(
-            config.tenants[0].auth.secrets,
+            header_secret(&config.tenants[0]).secrets,
             vec![std::env::var("PATH").unwrap()]
         );
         let missing = toml.replace("PATH", "WASMHOOK_TEST_UNSET_VARIABLE");

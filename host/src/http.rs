@@ -125,8 +125,9 @@ async fn hook_call(
     );
     async move {
         let started = Instant::now();
-        if !tenant.auth.verify(request.headers()) {
-            tracing::info!("authentication failed");
+        if let Err(reason) = tenant.auth.verify(request.headers()).await {
+            tracing::info!(%reason, "authentication failed");
+            app.metrics.auth_failure(&tenant.id, reason.kind());
             return Err(Rejection::Unauthorized);
         }
         let body = read_body(request).await?;

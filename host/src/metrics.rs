@@ -28,6 +28,12 @@ struct FailureLabels {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct AuthLabels {
+    tenant: String,
+    reason: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct OutcomeLabels {
     outcome: &'static str,
 }
@@ -44,6 +50,7 @@ pub struct Metrics {
     rule_failures: Family<FailureLabels, Counter>,
     unrouted: Family<TenantLabels, Counter>,
     reloads: Family<OutcomeLabels, Counter>,
+    auth_failures: Family<AuthLabels, Counter>,
     evaluation_seconds: Family<TenantLabels, Histogram>,
 }
 
@@ -80,6 +87,12 @@ impl Default for Metrics {
             "Reloads; `error` when the file or a tenant failed to load",
             reloads.clone(),
         );
+        let auth_failures = Family::default();
+        registry.register(
+            "auth_failures",
+            "Calls refused with 401, by tenant and reason",
+            auth_failures.clone(),
+        );
         let evaluation_seconds = Family::new_with_constructor(
             (|| Histogram::new(exponential_buckets(0.000_05, 2.0, 16))) as fn() -> Histogram,
         );
@@ -95,6 +108,7 @@ impl Default for Metrics {
             rule_failures,
             unrouted,
             reloads,
+            auth_failures,
             evaluation_seconds,
         }
     }
@@ -129,6 +143,14 @@ impl Metrics {
     pub fn reload(&self, ok: bool) {
         let outcome = if ok { "ok" } else { "error" };
         self.reloads.get_or_create(&OutcomeLabels { outcome }).inc();
+    }
+
+    pub fn auth_failure(&self, tenant: &str, reason: &'static str) {
+        let labels = AuthLabels {
+            tenant: tenant.into(),
+            reason,
+        };
+        self.auth_failures.get_or_create(&labels).inc();
     }
 
     pub fn unrouted(&self, tenant: &str) {

@@ -18,7 +18,7 @@ use crate::config::{Config, ConfigError, TenantConfig};
 use crate::okta::FailurePolicy;
 use crate::routing::RouteTable;
 use crate::runtime::{CompiledRule, Limits, Runtime};
-pub use auth::HeaderSecret;
+pub use auth::Authenticator;
 
 /// Every configured tenant, by id, and the tenants that failed to load.
 #[derive(Default)]
@@ -32,7 +32,7 @@ pub struct Tenants {
 /// One tenant, ready to serve.
 pub struct Tenant {
     pub id: String,
-    pub auth: HeaderSecret,
+    pub auth: Authenticator,
     pub routes: RouteTable,
     /// Permits for concurrent evaluations of this tenant's rules. Carried over by a reload that
     /// keeps the limit, so calls in flight across a swap still count.
@@ -161,7 +161,8 @@ impl Tenant {
             .unwrap_or_else(|| Arc::new(Semaphore::new(config.max_concurrent_evaluations)));
         Ok(Tenant {
             id: config.id.clone(),
-            auth: HeaderSecret::new(&config.auth),
+            auth: Authenticator::new(&config.auth)
+                .map_err(|message| (format!("tenant `{}`: auth: ", config.id), message))?,
             routes: RouteTable::new(routes),
             evaluations,
             max_concurrent_evaluations: config.max_concurrent_evaluations,

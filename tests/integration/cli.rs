@@ -1,10 +1,10 @@
 //! The `wasmhook` binary as a user runs it: `eval`, `check` and `serve`.
 
-use std::io::{BufRead, BufReader, Write};
+use std::io::Write;
 use std::process::{Command, Output, Stdio};
 
 use crate::common::{
-    PP_OIE, SSR_OIE, TestServer, quickstart_config, repo_root, rule, write_config,
+    PP_OIE, SSR_OIE, ServeProcess, TestServer, quickstart_config, repo_root, rule, write_config,
 };
 
 fn wasmhook(args: &[&str]) -> Output {
@@ -249,34 +249,10 @@ fn check_names_the_file_tenant_and_key_of_a_problem() {
 
 #[test]
 fn serve_answers_and_stops_cleanly_on_sigterm() {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_wasmhook"))
-        .args([
-            "serve",
-            "--config",
-            &quickstart_config().display().to_string(),
-            "--listen",
-            "127.0.0.1:0",
-        ])
-        .args(["--log-format", "json"])
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
-    let address = lines
-        .by_ref()
-        .find_map(|line| {
-            let line: serde_json::Value = serde_json::from_str(&line.unwrap()).ok()?;
-            Some(
-                line["address"]
-                    .as_str()?
-                    .parse::<std::net::SocketAddr>()
-                    .unwrap(),
-            )
-        })
-        .expect("a `wasmhook listening` line with the address");
+    let mut server = ServeProcess::start(&quickstart_config(), "info");
     let runtime = tokio::runtime::Runtime::new().unwrap();
     let reply = runtime.block_on(crate::common::send(
-        address,
+        server.address,
         "POST",
         "/hooks/demo",
         &[crate::common::AUTH],
@@ -284,21 +260,20 @@ fn serve_answers_and_stops_cleanly_on_sigterm() {
     ));
     assert_eq!(reply.status, 204);
     let answered: serde_json::Value =
-        serde_json::from_str(&lines.next().unwrap().unwrap()).unwrap();
+        serde_json::from_str(&server.log.next().unwrap().unwrap()).unwrap();
     assert_eq!(answered["message"], "hook answered");
     assert_eq!(answered["span"]["event_id"], "04Dmt8BcT_aEgM");
     assert_eq!(answered["span"]["decision"], "no-change");
+    let line = answered.to_string();
     assert!(
-        !answered.to_string().contains("rosario"),
+        !line.contains("rosario"),
         "profile values must not be logged"
     );
-
-    let kill = Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(kill.success());
-    assert!(child.wait().unwrap().success(), "serve exits 0 on SIGTERM");
+    assert!(
+        !line.contains("YWRtaW46c3VwZXJzZWNyZXQ"),
+        "secrets must not be logged"
+    );
+    server.stop();
 }
 
 #[test]
@@ -313,40 +288,19 @@ fn sighup_reloads_when_watching_is_off() {
         crate::common::AUTH.1
     );
     std::fs::write(dir.join("config.toml"), config).unwrap();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_wasmhook"))
-        .args([
-            "serve",
-            "--config",
-            &dir.join("config.toml").display().to_string(),
-        ])
-        .args(["--listen", "127.0.0.1:0", "--log-format", "json"])
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
-    let address = lines
-        .by_ref()
-        .find_map(|line| {
-            let line: serde_json::Value = serde_json::from_str(&line.unwrap()).ok()?;
-            Some(
-                line["address"]
-                    .as_str()?
-                    .parse::<std::net::SocketAddr>()
-                    .unwrap(),
-            )
-        })
-        .unwrap();
+    let mut server = ServeProcess::start(&dir.join("config.toml"), "info");
     let runtime = tokio::runtime::Runtime::new().unwrap();
     let call = SSR_OIE.replace("@example.com", "@example.org");
     let status = || {
-        let reply = runtime.block_on(crate::common::send(
-            address,
+        let headers = [crate::common::AUTH];
+        let reply = crate::common::send(
+            server.address,
             "POST",
             "/hooks/t",
-            &[crate::common::AUTH],
+            &headers,
             call.clone().into(),
-        ));
-        reply.status
+        );
+        runtime.block_on(reply).status
     };
     assert_eq!(status(), 200, "email-domain denies");
 
@@ -354,19 +308,13 @@ fn sighup_reloads_when_watching_is_off() {
     std::thread::sleep(std::time::Duration::from_millis(300));
     assert_eq!(status(), 200, "not watching: the old rule still serves");
 
-    let hup = Command::new("kill")
-        .args(["-HUP", &child.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(hup.success());
-    let reloaded = lines
+    server.signal("HUP");
+    let reloaded = server
+        .log
         .by_ref()
         .map_while(Result::ok)
         .find(|line| line.contains("configuration reloaded"));
     assert!(reloaded.is_some(), "a reload was logged");
     assert_eq!(status(), 204, "employee-number now serves");
-    let _ = Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status();
-    assert!(child.wait().unwrap().success());
+    server.stop();
 }

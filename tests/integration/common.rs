@@ -223,3 +223,59 @@ pub fn assert_fail_closed(reply: &Reply) {
         );
     }
 }
+
+/// The `wasmhook serve` binary, started on an ephemeral port, with its log lines (JSON) readable.
+pub struct ServeProcess {
+    pub child: std::process::Child,
+    pub address: SocketAddr,
+    pub log: std::io::Lines<std::io::BufReader<std::process::ChildStderr>>,
+}
+
+impl ServeProcess {
+    pub fn start(config: &Path, log_level: &str) -> ServeProcess {
+        use std::io::BufRead;
+        let mut child = Command::new(env!("CARGO_BIN_EXE_wasmhook"))
+            .args(["serve", "--config", &config.display().to_string()])
+            .args(["--listen", "127.0.0.1:0", "--log-format", "json"])
+            .env("RUST_LOG", log_level)
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut log = std::io::BufReader::new(child.stderr.take().unwrap()).lines();
+        let address = log
+            .by_ref()
+            .find_map(|line| {
+                let line: Value = serde_json::from_str(&line.unwrap()).ok()?;
+                Some(line["address"].as_str()?.parse::<SocketAddr>().unwrap())
+            })
+            .expect("a `wasmhook listening` line with the address");
+        ServeProcess {
+            child,
+            address,
+            log,
+        }
+    }
+
+    /// Sends `signal` (e.g. `TERM`, `HUP`) to the server.
+    pub fn signal(&self, signal: &str) {
+        let pid = self.child.id().to_string();
+        let status = Command::new("kill")
+            .args([&format!("-{signal}"), &pid])
+            .status()
+            .unwrap();
+        assert!(status.success());
+    }
+
+    /// Stops the server with SIGTERM, checks it exits 0, and returns the rest of its log.
+    pub fn stop(mut self) -> String {
+        self.signal("TERM");
+        assert!(
+            self.child.wait().unwrap().success(),
+            "serve exits 0 on SIGTERM"
+        );
+        self.log
+            .map_while(Result::ok)
+            .collect::<Vec<_>>()
+            .join("\n")
+    }
+}

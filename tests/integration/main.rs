@@ -4,6 +4,7 @@
 mod bad_input;
 mod cli;
 mod common;
+mod oauth;
 mod quickstart;
 mod reload;
 mod rule_failures;

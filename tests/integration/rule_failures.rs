@@ -214,3 +214,46 @@ async fn a_healthy_tenant_is_unaffected_by_a_hostile_neighbour() {
         "slowest healthy call took {slowest:?}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_tenant_at_its_concurrency_limit_does_not_slow_another() {
+    let saturated = misbehave_config("loop", "limits = { deadline_ms = 400 }").replace(
+        "[tenants.t.auth]",
+        "[tenants.t]\nmax_concurrent_evaluations = 2\n[tenants.t.auth]",
+    );
+    let config = format!(
+        "{saturated}\n[tenants.calm.auth]\ntype = \"header-secret\"\nheader = \"authorization\"\nsecrets = [\"{secret}\"]\n\
+         [[tenants.calm.routes]]\nevent_type = \"com.okta.user.pre-registration\"\nrule = \"{rule}\"\n\
+         settings = {{ allowed_domains = [\"example.com\"] }}\n",
+        secret = crate::common::AUTH.1,
+        rule = crate::common::rule("email_domain").display(),
+    );
+    let server = std::sync::Arc::new(TestServer::with_config(&config).await);
+    let flood: Vec<_> = (0..6)
+        .map(|_| {
+            let server = server.clone();
+            tokio::spawn(async move { server.hook("/hooks/t", SSR_OIE).await })
+        })
+        .collect();
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    for _ in 0..20 {
+        let started = Instant::now();
+        let reply = server.hook("/hooks/calm", SSR_OIE).await;
+        assert_eq!(reply.status, 204, "{}", reply.body);
+        assert!(
+            started.elapsed() < Duration::from_millis(100),
+            "calm tenant waited {:?}",
+            started.elapsed()
+        );
+    }
+    for call in flood {
+        assert_fail_closed(&call.await.unwrap());
+    }
+    let metrics = server.get("/metrics").await.body;
+    assert!(
+        metrics.contains(
+            r#"wasmhook_rule_failures_total{tenant="t",rule="misbehave",kind="concurrency"} 4"#
+        ),
+        "{metrics}"
+    );
+}

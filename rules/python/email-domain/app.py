@@ -1,0 +1,21 @@
+"""Self-service registration: allow only email addresses whose domain is exactly one of
+`allowed_domains` (case-insensitive). The same rule and decisions as rules/email-domain (Rust)."""
+
+import wit_world.exports
+
+import wasmhook_sdk as sdk
+
+
+class Registration(wit_world.exports.Registration):
+    def evaluate(self, request):
+        allowed = [d.lower() for d in sdk.settings(request).get("allowed_domains", [])]
+        if sdk.email_domain(sdk.get(sdk.submitted(request), "email")) in allowed:
+            return sdk.allow()
+        return sdk.deny(
+            "Incorrect email address. Please contact your admin.",
+            sdk.field_error(
+                "data.userProfile.email",
+                "INVALID_EMAIL_DOMAIN",
+                f"Only emails from {', '.join(allowed)} can register.",
+            ),
+        )
