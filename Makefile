@@ -1,13 +1,16 @@
 # Every target installs what it needs, so each works on a fresh machine with rustup.
 .PHONY: quickstart build rules test lint setup
 
-# The WebAssembly target rules are built for (idempotent).
+# Toolchains for the rules (idempotent): the WebAssembly target for Rust, componentize-py for
+# Python (PyPI), jco with the QuickJS backend for JavaScript (npm, versions pinned in the lockfile).
 setup:
 	rustup target add wasm32-wasip2
+	python3 -m pip install --quiet --disable-pip-version-check componentize-py==0.25.1
+	cd rules/javascript && npm install --no-audit --no-fund --loglevel=error
 
-# Rules have their own workspace (and .cargo/config.toml selecting the wasm target): build from inside it.
+# Every rule in every language, into rules/target/ (see rules/build.sh).
 rules: setup
-	cd rules && cargo build --release
+	rules/build.sh
 
 build: rules
 	cargo build --release -p wasmhook
@@ -16,7 +19,7 @@ build: rules
 quickstart: build
 	./target/release/wasmhook serve --config examples/quickstart.toml
 
-# Every test: unit, integration (real server, real rules built from rules/), CLI, doc tests.
+# Every test: unit, integration (real server, real rules built from rules/ in every language), CLI, doc tests.
 test: setup
 	cargo test --release --workspace
 

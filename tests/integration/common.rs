@@ -35,30 +35,33 @@ pub fn quickstart_config() -> PathBuf {
     repo_root().join("examples/quickstart.toml")
 }
 
-/// Builds every rule in `rules/` for `wasm32-wasip2`, once per test run, and returns the folder
-/// holding the components. Cargo makes this a no-op when nothing changed.
-pub fn built_rules() -> &'static Path {
+/// Builds every rule in `rules/`, in every language (`rules/build.sh`), once per test run, and
+/// returns `rules/target`. The script skips what is up to date.
+pub fn rules_target() -> &'static Path {
     static BUILT: OnceLock<PathBuf> = OnceLock::new();
     BUILT.get_or_init(|| {
         let rules = repo_root().join("rules");
-        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-        let status = Command::new(cargo)
-            .args(["build", "--release", "--quiet"])
-            .current_dir(&rules)
+        let status = Command::new(rules.join("build.sh"))
             .env_remove("CARGO_TARGET_DIR")
             .env_remove("CARGO_BUILD_TARGET")
             .env_remove("RUSTFLAGS")
             .env_remove("CARGO_ENCODED_RUSTFLAGS")
             .status()
-            .expect("cargo runs");
+            .expect("rules/build.sh runs");
         assert!(
             status.success(),
-            "building rules/ failed; is the target installed? (rustup target add wasm32-wasip2)"
+            "building rules/ failed; run `make setup` for the toolchains"
         );
-        rules.join("target/wasm32-wasip2/release")
+        rules.join("target")
     })
 }
 
+/// The folder of the Rust rules.
+pub fn built_rules() -> PathBuf {
+    rules_target().join("wasm32-wasip2/release")
+}
+
+/// A Rust rule, by file stem.
 pub fn rule(name: &str) -> PathBuf {
     built_rules().join(format!("{name}.wasm"))
 }

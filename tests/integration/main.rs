@@ -4,6 +4,7 @@
 mod bad_input;
 mod cli;
 mod common;
+mod languages;
 mod oauth;
 mod quickstart;
 mod reload;

@@ -8,8 +8,8 @@ import wasmhook_sdk as sdk
 
 class Registration(wit_world.exports.Registration):
     def evaluate(self, request):
-        allowed = [d.lower() for d in sdk.settings(request).get("allowed_domains", [])]
-        if sdk.email_domain(sdk.get(sdk.submitted(request), "email")) in allowed:
+        allowed = sdk.settings(request)["allowed_domains"]
+        if sdk.email_domain(sdk.get(sdk.submitted(request), "email")) in [d.lower() for d in allowed]:
             return sdk.allow()
         return sdk.deny(
             "Incorrect email address. Please contact your admin.",

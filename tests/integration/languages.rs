@@ -1,0 +1,139 @@
+//! The same rule written in Rust, Python and JavaScript, held to one decision table
+//! (`tests/fixtures/decisions/email-domain.json`), through the server and through `wasmhook eval`.
+
+use std::path::PathBuf;
+use std::process::Command;
+
+use serde_json::Value;
+
+use crate::common::{AUTH, TestServer, repo_root, rules_target, write_config};
+
+/// Each language and where its build of `email-domain` lands under `rules/target`.
+const LANGUAGES: [(&str, &str); 3] = [
+    ("rust", "wasm32-wasip2/release/email_domain.wasm"),
+    ("python", "python/email_domain.wasm"),
+    ("javascript", "javascript/email_domain.wasm"),
+];
+
+struct Table {
+    settings: Value,
+    deny: String,
+    cases: Vec<Case>,
+}
+
+struct Case {
+    name: String,
+    body: String,
+    allow: bool,
+}
+
+fn table() -> Table {
+    let file = repo_root().join("tests/fixtures/decisions/email-domain.json");
+    let table: Value = serde_json::from_slice(&std::fs::read(file).unwrap()).unwrap();
+    let cases = table["cases"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|case| {
+            let fixture = repo_root()
+                .join("tests/fixtures/okta")
+                .join(case["fixture"].as_str().unwrap());
+            let mut body: Value = serde_json::from_slice(&std::fs::read(fixture).unwrap()).unwrap();
+            let profile = body["data"]["userProfile"].as_object_mut().unwrap();
+            match &case["email"] {
+                Value::Null => profile.remove("email"),
+                email => profile.insert("email".into(), email.clone()),
+            };
+            Case {
+                name: case["name"].as_str().unwrap().into(),
+                body: body.to_string(),
+                allow: case["expect"] == "allow",
+            }
+        })
+        .collect();
+    Table {
+        settings: table["settings"].clone(),
+        deny: table["deny"].to_string(),
+        cases,
+    }
+}
+
+fn rule_of(language: &str) -> PathBuf {
+    let (_, path) = LANGUAGES.iter().find(|(l, _)| *l == language).unwrap();
+    rules_target().join(path)
+}
+
+#[tokio::test]
+async fn every_language_passes_the_decision_table_over_http() {
+    let table = table();
+    let mut config = String::new();
+    for (language, _) in LANGUAGES {
+        config += &format!(
+            "[tenants.{language}.auth]\ntype = \"header-secret\"\nheader = \"authorization\"\nsecrets = [\"{}\"]\n\
+             [[tenants.{language}.routes]]\nevent_type = \"com.okta.user.pre-registration\"\nrule = \"{}\"\n\
+             settings = {}\n",
+            AUTH.1,
+            rule_of(language).display(),
+            toml_inline(&table.settings),
+        );
+    }
+    let server = TestServer::with_config(&config).await;
+    for case in &table.cases {
+        for (language, _) in LANGUAGES {
+            let reply = server.hook(&format!("/hooks/{language}"), &case.body).await;
+            if case.allow {
+                assert_eq!(
+                    (reply.status, reply.body.as_str()),
+                    (204, ""),
+                    "{language}: {}",
+                    case.name
+                );
+            } else {
+                assert_eq!(reply.status, 200, "{language}: {}", case.name);
+                assert_eq!(reply.body, table.deny, "{language}: {}", case.name);
+            }
+        }
+    }
+}
+
+#[test]
+fn every_language_passes_the_decision_table_through_eval() {
+    let table = table();
+    let settings = table.settings.to_string();
+    for case in &table.cases {
+        let request = write_config(&case.body);
+        for (language, _) in LANGUAGES {
+            let output = Command::new(env!("CARGO_BIN_EXE_wasmhook"))
+                .args(["eval", "--rule", &rule_of(language).display().to_string()])
+                .args([
+                    "--request",
+                    &request.display().to_string(),
+                    "--settings",
+                    &settings,
+                ])
+                .output()
+                .unwrap();
+            let stdout = String::from_utf8(output.stdout).unwrap();
+            assert!(
+                output.status.success(),
+                "{language}: {}: {}",
+                case.name,
+                String::from_utf8_lossy(&output.stderr)
+            );
+            let expected = if case.allow { "" } else { table.deny.as_str() };
+            assert_eq!(stdout, expected, "{language}: {}", case.name);
+        }
+    }
+}
+
+/// A JSON object of strings and string arrays as a TOML inline table (their JSON forms are
+/// valid TOML values).
+fn toml_inline(value: &Value) -> String {
+    let entries: Vec<String> = value
+        .as_object()
+        .unwrap()
+        .iter()
+        .map(|(key, value)| format!("{key} = {value}"))
+        .collect();
+    format!("{{ {} }}", entries.join(", "))
+}
