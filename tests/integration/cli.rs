@@ -281,12 +281,9 @@ fn sighup_reloads_when_watching_is_off() {
     let dir = std::env::temp_dir().join(format!("wasmhook-sighup-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     std::fs::copy(rule("email_domain"), dir.join("rule.wasm")).unwrap();
-    let config = format!(
-        "watch = false\n[tenants.t.auth]\ntype = \"header-secret\"\nheader = \"authorization\"\n\
-         secrets = [\"{}\"]\n[[tenants.t.routes]]\nevent_type = \"com.okta.user.pre-registration\"\n\
-         rule = \"rule.wasm\"\nsettings = {{ allowed_domains = [\"example.com\"] }}\n",
-        crate::common::AUTH.1
-    );
+    let settings = "{ allowed_domains = [\"example.com\"] }";
+    let config = "watch = false\n".to_owned()
+        + &crate::common::tenant_toml("t", std::path::Path::new("rule.wasm"), settings, "");
     std::fs::write(dir.join("config.toml"), config).unwrap();
     let mut server = ServeProcess::start(&dir.join("config.toml"), "info");
     let runtime = tokio::runtime::Runtime::new().unwrap();

@@ -66,26 +66,29 @@ pub fn rule(name: &str) -> PathBuf {
     built_rules().join(format!("{name}.wasm"))
 }
 
-/// A config with one tenant `t` (the quickstart secret) whose self-service registration route
-/// runs the `misbehave` rule with `behaviour`, plus `extra` route keys.
-pub fn misbehave_config(behaviour: &str, extra: &str) -> String {
+/// A tenant `id` with the quickstart secret whose registration calls (every request type) go to
+/// `rule`, with `settings` as a TOML inline table and `extra` route keys.
+pub fn tenant_toml(id: &str, rule: &Path, settings: &str, extra: &str) -> String {
     format!(
-        r#"
-        [tenants.t.auth]
-        type = "header-secret"
-        header = "authorization"
-        secrets = ["{secret}"]
-
-        [[tenants.t.routes]]
-        event_type = "com.okta.user.pre-registration"
-        request_type = "self.service.registration"
-        rule = "{rule}"
-        settings = {{ behaviour = "{behaviour}" }}
-        {extra}
-        "#,
+        "[tenants.{id}.auth]\ntype = \"header-secret\"\nheader = \"authorization\"\nsecrets = [\"{secret}\"]\n\
+         [[tenants.{id}.routes]]\nevent_type = \"com.okta.user.pre-registration\"\nrule = \"{rule}\"\n\
+         settings = {settings}\n{extra}\n",
         secret = AUTH.1,
-        rule = rule("misbehave").display(),
+        rule = rule.display(),
     )
+}
+
+/// A config with one tenant `t` whose registration calls run the `misbehave` rule with
+/// `behaviour`, plus `extra` route keys.
+pub fn misbehave_config(behaviour: &str, extra: &str) -> String {
+    let settings = format!("{{ behaviour = \"{behaviour}\" }}");
+    tenant_toml("t", &rule("misbehave"), &settings, extra)
+}
+
+/// A tenant `id` running the Rust email-domain rule, allowing `example.com`.
+pub fn email_domain_tenant(id: &str) -> String {
+    let settings = "{ allowed_domains = [\"example.com\"] }";
+    tenant_toml(id, &rule("email_domain"), settings, "")
 }
 
 /// Writes `toml` to a fresh temporary file and returns its path.

@@ -6,7 +6,7 @@ use std::process::Command;
 
 use serde_json::Value;
 
-use crate::common::{AUTH, TestServer, repo_root, rules_target, write_config};
+use crate::common::{TestServer, repo_root, rules_target, tenant_toml, write_config};
 
 /// Each language and where its build of `email-domain` lands under `rules/target`.
 const LANGUAGES: [(&str, &str); 3] = [
@@ -68,13 +68,11 @@ async fn every_language_passes_the_decision_table_over_http() {
     let table = table();
     let mut config = String::new();
     for (language, _) in LANGUAGES {
-        config += &format!(
-            "[tenants.{language}.auth]\ntype = \"header-secret\"\nheader = \"authorization\"\nsecrets = [\"{}\"]\n\
-             [[tenants.{language}.routes]]\nevent_type = \"com.okta.user.pre-registration\"\nrule = \"{}\"\n\
-             settings = {}\n",
-            AUTH.1,
-            rule_of(language).display(),
-            toml_inline(&table.settings),
+        config += &tenant_toml(
+            language,
+            &rule_of(language),
+            &toml_inline(&table.settings),
+            "",
         );
     }
     let server = TestServer::with_config(&config).await;

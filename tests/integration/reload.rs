@@ -27,12 +27,8 @@ fn folder(name: &str) -> PathBuf {
 }
 
 fn tenant(id: &str, rule_file: &str) -> String {
-    format!(
-        "[tenants.{id}.auth]\ntype = \"header-secret\"\nheader = \"authorization\"\nsecrets = [\"{}\"]\n\
-         [[tenants.{id}.routes]]\nevent_type = \"com.okta.user.pre-registration\"\nrule = \"{rule_file}\"\n\
-         settings = {{ allowed_domains = [\"example.com\"] }}\n",
-        AUTH.1
-    )
+    let settings = "{ allowed_domains = [\"example.com\"] }";
+    crate::common::tenant_toml(id, Path::new(rule_file), settings, "")
 }
 
 /// Replaces `path` the way editors do: write a temporary file, then rename it over.

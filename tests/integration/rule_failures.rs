@@ -3,7 +3,9 @@
 
 use std::time::{Duration, Instant};
 
-use crate::common::{SSR_OIE, TestServer, assert_fail_closed, misbehave_config};
+use crate::common::{
+    SSR_OIE, TestServer, assert_fail_closed, email_domain_tenant, misbehave_config,
+};
 
 const DEADLINE_MS: u64 = 300;
 
@@ -164,13 +166,7 @@ async fn a_tenant_at_its_concurrency_limit_is_answered_at_once() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_healthy_tenant_is_unaffected_by_a_hostile_neighbour() {
     let hostile = misbehave_config("loop", "limits = { deadline_ms = 200, max_memory_mb = 16 }");
-    let config = format!(
-        "{hostile}\n[tenants.healthy.auth]\ntype = \"header-secret\"\nheader = \"authorization\"\nsecrets = [\"{secret}\"]\n\
-         [[tenants.healthy.routes]]\nevent_type = \"com.okta.user.pre-registration\"\nrule = \"{rule}\"\n\
-         settings = {{ allowed_domains = [\"example.com\"] }}\n",
-        secret = crate::common::AUTH.1,
-        rule = crate::common::rule("email_domain").display(),
-    );
+    let config = hostile + &email_domain_tenant("healthy");
     let server = std::sync::Arc::new(TestServer::with_config(&config).await);
     let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
     let attackers: Vec<_> = (0..4)
@@ -221,13 +217,7 @@ async fn a_tenant_at_its_concurrency_limit_does_not_slow_another() {
         "[tenants.t.auth]",
         "[tenants.t]\nmax_concurrent_evaluations = 2\n[tenants.t.auth]",
     );
-    let config = format!(
-        "{saturated}\n[tenants.calm.auth]\ntype = \"header-secret\"\nheader = \"authorization\"\nsecrets = [\"{secret}\"]\n\
-         [[tenants.calm.routes]]\nevent_type = \"com.okta.user.pre-registration\"\nrule = \"{rule}\"\n\
-         settings = {{ allowed_domains = [\"example.com\"] }}\n",
-        secret = crate::common::AUTH.1,
-        rule = crate::common::rule("email_domain").display(),
-    );
+    let config = saturated + &email_domain_tenant("calm");
     let server = std::sync::Arc::new(TestServer::with_config(&config).await);
     let flood: Vec<_> = (0..6)
         .map(|_| {
