@@ -85,6 +85,10 @@ pub struct Usage {
     pub fuel: u64,
     /// Wall-clock time from store creation to the outcome.
     pub elapsed: Duration,
+    /// Part of `elapsed` spent creating the store and its WASI context.
+    pub store: Duration,
+    /// Part of `elapsed` spent instantiating the component (guest start-up included).
+    pub instantiate: Duration,
 }
 
 /// Why an evaluation produced no decision. The answer to Okta never carries these details; the log
@@ -295,8 +299,11 @@ impl Runtime {
             ))
         });
 
+        let store_ready = Instant::now();
+        let mut instantiated = None;
         let call = async {
             let instance = rule.pre.instantiate_async(&mut store).await?;
+            instantiated = Some(Instant::now());
             instance
                 .wasmhook_rule_registration()
                 .call_evaluate(&mut store, request)
@@ -309,6 +316,8 @@ impl Runtime {
         let usage = Usage {
             fuel: fuel - store.get_fuel().unwrap_or(0),
             elapsed: started.elapsed(),
+            store: store_ready - started,
+            instantiate: instantiated.map_or(Duration::ZERO, |at| at - store_ready),
         };
         let sandbox = store.data();
         if sandbox.log_lines_truncated > 0 {

@@ -1,0 +1,147 @@
+//! End to end over HTTP with keep-alive, in one run on the same machine:
+//! (a) wasmhook serving the quickstart (the email-domain rule as a sandboxed component),
+//! (b) the same logic compiled natively into a minimal hyper handler (the ceiling), and
+//! (c) a bare hyper server answering 204 (the limit).
+//! Needs `wrk` (apt-get install wrk) and the rules built (`make rules`). Run from the repository root:
+//!
+//!     cargo bench -p wasmhook --bench end_to_end [-- <seconds per run, default 10> <connections, default 8>]
+//!
+//! Every server runs in this process on 2 tokio workers; wrk (one thread) shares the machine.
+
+use std::convert::Infallible;
+use std::net::SocketAddr;
+use std::path::Path;
+use std::process::Command;
+use std::sync::Arc;
+
+use bytes::Bytes;
+use http::{Request, Response, StatusCode};
+use http_body_util::{BodyExt, Full};
+use hyper::body::Incoming;
+use hyper::server::conn::http1;
+use hyper::service::service_fn;
+use hyper_util::rt::TokioIo;
+use tokio::net::TcpListener;
+use wasmhook::okta::response::{MAX_RESPONSE_BYTES, render_registration};
+use wasmhook::okta::{Answer, HookCall};
+use wasmhook::runtime::{Command as RuleCommand, Decision, ErrorCause, Flow, HookError};
+
+const SECRET: &str = "Basic YWRtaW46c3VwZXJzZWNyZXQ=";
+
+fn main() {
+    let args: Vec<String> = std::env::args().filter(|a| a != "--bench").collect();
+    let seconds = args.get(1).map_or("10", String::as_str).to_owned();
+    let connections = args.get(2).map_or("8", String::as_str).to_owned();
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap().to_owned();
+    let executor = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
+
+    let (wasm, native, bare) = executor.block_on(async {
+        let config = wasmhook::config::Config::load(
+            &root.join("examples/quickstart.toml"),
+            Some("127.0.0.1:0".parse().unwrap()),
+        )
+        .expect("the quickstart config loads (build the rules with `make rules`)");
+        let app = Arc::new(wasmhook::app::App::load(&config).unwrap());
+        let listener = TcpListener::bind(config.listen).await.unwrap();
+        let wasm = listener.local_addr().unwrap();
+        tokio::spawn(wasmhook::http::serve(listener, app, std::future::pending()));
+        (wasm, serve(native_email_domain).await, serve(bare_204).await)
+    });
+
+    println!("| server ({connections} connections, {seconds} s each) | requests/s | p50 | p99 | p99.9 | vs native |");
+    println!("|---|---|---|---|---|---|");
+    let mut native_rps = 0.0;
+    for (name, address) in [("(b) native handler (ceiling)", native), ("(c) bare hyper 204 (limit)", bare), ("(a) wasmhook, wasm rule", wasm)] {
+        let url = format!("http://{address}/hooks/demo");
+        let fixture = root.join("tests/fixtures/okta/registration-ssr-oie.json");
+        let output = Command::new("wrk")
+            .args(["-t1", "-c", &connections, "-d", &format!("{seconds}s"), "-s"])
+            .arg(root.join("benches/post.lua"))
+            .arg(&url)
+            .arg("--")
+            .arg(&fixture)
+            .output()
+            .expect("wrk runs (apt-get install wrk)");
+        let text = String::from_utf8_lossy(&output.stdout);
+        let result = text.lines().find_map(|l| l.strip_prefix("RESULT ")).expect("wrk's RESULT line");
+        let field = |key: &str| -> f64 {
+            result.split(' ').find_map(|kv| kv.strip_prefix(&format!("{key}="))).unwrap().parse().unwrap()
+        };
+        assert_eq!(field("errors"), 0.0, "{name}: wrk saw errors");
+        let rps = field("rps");
+        if native_rps == 0.0 {
+            native_rps = rps;
+        }
+        let ms = |us: f64| format!("{:.2} ms", us / 1e3);
+        println!(
+            "| {name} | {rps:.0} | {} | {} | {} | {:.2}× |",
+            ms(field("p50")),
+            ms(field("p99")),
+            ms(field("p999")),
+            rps / native_rps
+        );
+    }
+}
+
+async fn serve<F, Fut>(handler: F) -> SocketAddr
+where
+    F: Fn(Request<Incoming>) -> Fut + Copy + Send + Sync + 'static,
+    Fut: std::future::Future<Output = Response<Full<Bytes>>> + Send + 'static,
+{
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        loop {
+            let (stream, _) = listener.accept().await.unwrap();
+            let service = service_fn(move |request| async move { Ok::<_, Infallible>(handler(request).await) });
+            tokio::spawn(http1::Builder::new().serve_connection(TokioIo::new(stream), service));
+        }
+    });
+    address
+}
+
+async fn bare_204(_request: Request<Incoming>) -> Response<Full<Bytes>> {
+    status(StatusCode::NO_CONTENT)
+}
+
+/// The email-domain rule's logic, compiled into the host: same authentication check, same request
+/// parsing and same answer rendering as the server; only the sandboxed evaluation is replaced.
+async fn native_email_domain(request: Request<Incoming>) -> Response<Full<Bytes>> {
+    if request.headers().get("authorization").is_none_or(|v| v.as_bytes() != SECRET.as_bytes()) {
+        return status(StatusCode::UNAUTHORIZED);
+    }
+    let body = request.into_body().collect().await.unwrap().to_bytes();
+    let call = HookCall::parse(&body).unwrap();
+    let flow = call.registration_flow().unwrap();
+    let email = call.data.get("userProfile").and_then(|p| p.get("email")).and_then(|e| e.as_str());
+    let domain = email.and_then(wasmhook_sdk::email_domain);
+    let decision = if domain.as_deref() == Some("example.com") {
+        Decision { commands: vec![], error: None, debug_context: None }
+    } else {
+        Decision {
+            commands: vec![RuleCommand::Deny],
+            error: Some(HookError {
+                error_summary: "Incorrect email address. Please contact your admin.".into(),
+                error_causes: vec![ErrorCause {
+                    error_summary: "Only emails from example.com can register.".into(),
+                    reason: "INVALID_EMAIL_DOMAIN".into(),
+                    location_type: "body".into(),
+                    location: "data.userProfile.email".into(),
+                    domain: "end-user".into(),
+                }],
+            }),
+            debug_context: None,
+        }
+    };
+    assert_eq!(flow, Flow::SelfServiceRegistration);
+    match render_registration(decision, flow, MAX_RESPONSE_BYTES).unwrap() {
+        Answer::NoChange => status(StatusCode::NO_CONTENT),
+        Answer::Commands(body) | Answer::Deny(body) => Response::new(Full::new(Bytes::from(body))),
+    }
+}
+
+fn status(status: StatusCode) -> Response<Full<Bytes>> {
+    let mut response = Response::new(Full::default());
+    *response.status_mut() = status;
+    response
+}

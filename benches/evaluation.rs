@@ -1,0 +1,91 @@
+//! Isolated evaluation, exactly as the server does it (fresh store and instance per call), and
+//! where the time goes. Needs the rules built (`make rules`). Run from the repository root:
+//!
+//!     cargo bench -p wasmhook --bench evaluation
+//!
+//! Each phase is the mean over the measured calls; `total` percentiles are per call.
+
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use wasmhook::okta::HookCall;
+use wasmhook::okta::response::render_registration;
+use wasmhook::runtime::{Limits, Runtime};
+
+const REQUEST: &str = include_str!("../tests/fixtures/okta/registration-ssr-oie.json");
+const SETTINGS: &str = r#"{"allowed_domains":["example.com"]}"#;
+
+/// Rule, its build under rules/target, and how many calls to measure.
+const RULES: [(&str, &str, usize); 3] = [
+    ("Rust", "wasm32-wasip2/release/email_domain.wasm", 20_000),
+    ("JavaScript (QuickJS)", "javascript/email_domain.wasm", 3_000),
+    ("Python", "python/email_domain.wasm", 1_000),
+];
+
+#[derive(Default)]
+struct Phases {
+    parse: Duration,
+    store: Duration,
+    instantiate: Duration,
+    call: Duration,
+    render: Duration,
+    fuel: u64,
+}
+
+fn main() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap();
+    let runtime = Runtime::new(wasmhook::config::default_cache_dir().as_deref()).unwrap();
+    let executor = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let limits = Limits::default();
+    println!("| rule (isolated evaluation, fresh instance) | p50 | p99 | parse + request | store + WASI | instantiate | call | render | fuel |");
+    println!("|---|---|---|---|---|---|---|---|---|");
+    for (name, path, calls) in RULES {
+        let path = root.join("rules/target").join(path);
+        let rule = runtime
+            .load(&path, limits.max_module_bytes)
+            .unwrap_or_else(|e| panic!("{e} (build the rules with `make rules`)"));
+        let (mut totals, phases) = executor.block_on(async {
+            let mut totals = Vec::with_capacity(calls);
+            let mut phases = Phases::default();
+            for i in 0..calls + calls / 10 {
+                let started = Instant::now();
+                let call = HookCall::parse(REQUEST.as_bytes()).unwrap();
+                let flow = call.registration_flow().unwrap();
+                let request = call.registration_request(flow, SETTINGS);
+                let parsed = Instant::now();
+                let (decision, usage) = runtime.evaluate(&rule, &request, &limits).await;
+                let evaluated = Instant::now();
+                render_registration(decision.unwrap(), flow, limits.max_response_bytes).unwrap();
+                let rendered = Instant::now();
+                if i < calls / 10 {
+                    continue; // warm-up
+                }
+                totals.push(rendered - started);
+                phases.parse += parsed - started;
+                phases.store += usage.store;
+                phases.instantiate += usage.instantiate;
+                phases.call += (evaluated - parsed) - usage.store - usage.instantiate;
+                phases.render += rendered - evaluated;
+                phases.fuel = usage.fuel;
+            }
+            (totals, phases)
+        });
+        totals.sort();
+        let mean = |d: Duration| micros(d / calls as u32);
+        println!(
+            "| {name} | {} | {} | {} | {} | {} | {} | {} | {} |",
+            micros(totals[totals.len() / 2]),
+            micros(totals[totals.len() * 99 / 100]),
+            mean(phases.parse),
+            mean(phases.store),
+            mean(phases.instantiate),
+            mean(phases.call),
+            mean(phases.render),
+            phases.fuel,
+        );
+    }
+}
+
+fn micros(d: Duration) -> String {
+    format!("{:.1} µs", d.as_secs_f64() * 1e6)
+}
