@@ -1,5 +1,5 @@
 # Every target installs what it needs, so each works on a fresh machine with rustup.
-.PHONY: quickstart build rules test lint setup
+.PHONY: quickstart build rules test lint setup bench
 
 # Toolchains for the rules (idempotent): the WebAssembly target for Rust, componentize-py for
 # Python (PyPI), jco with the QuickJS backend for JavaScript (npm, versions pinned in the lockfile).
@@ -22,6 +22,16 @@ quickstart: build
 # Every test: unit, integration (real server, real rules built from rules/ in every language), CLI, doc tests.
 test: setup
 	cargo test --release --workspace
+
+# Every benchmark, each printing a Markdown table. Needs wrk and hyperfine (apt-get install wrk hyperfine).
+bench: build
+	@command -v wrk >/dev/null && command -v hyperfine >/dev/null || { echo "bench needs wrk and hyperfine: apt-get install wrk hyperfine" >&2; exit 1; }
+	cargo bench -p wasmhook --bench evaluation
+	cargo bench -p wasmhook --bench end_to_end
+	benches/many-tenants.sh 100
+	benches/many-tenants.sh 1000
+	benches/reload.sh 40 rules/target/python/email_domain.wasm
+	benches/noisy-neighbour.sh 10
 
 lint: setup
 	cargo fmt --all -- --check
