@@ -32,8 +32,15 @@ fn main() {
     let args: Vec<String> = std::env::args().filter(|a| a != "--bench").collect();
     let seconds = args.get(1).map_or("10", String::as_str).to_owned();
     let connections = args.get(2).map_or("8", String::as_str).to_owned();
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap().to_owned();
-    let executor = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .unwrap()
+        .to_owned();
+    let executor = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
 
     let (wasm, native, bare) = executor.block_on(async {
         let config = wasmhook::config::Config::load(
@@ -45,17 +52,34 @@ fn main() {
         let listener = TcpListener::bind(config.listen).await.unwrap();
         let wasm = listener.local_addr().unwrap();
         tokio::spawn(wasmhook::http::serve(listener, app, std::future::pending()));
-        (wasm, serve(native_email_domain).await, serve(bare_204).await)
+        (
+            wasm,
+            serve(native_email_domain).await,
+            serve(bare_204).await,
+        )
     });
 
-    println!("| server ({connections} connections, {seconds} s each) | requests/s | p50 | p99 | p99.9 | vs native |");
+    println!(
+        "| server ({connections} connections, {seconds} s each) | requests/s | p50 | p99 | p99.9 | vs native |"
+    );
     println!("|---|---|---|---|---|---|");
     let mut native_rps = 0.0;
-    for (name, address) in [("(b) native handler (ceiling)", native), ("(c) bare hyper 204 (limit)", bare), ("(a) wasmhook, wasm rule", wasm)] {
+    for (name, address) in [
+        ("(b) native handler (ceiling)", native),
+        ("(c) bare hyper 204 (limit)", bare),
+        ("(a) wasmhook, wasm rule", wasm),
+    ] {
         let url = format!("http://{address}/hooks/demo");
         let fixture = root.join("tests/fixtures/okta/registration-ssr-oie.json");
         let output = Command::new("wrk")
-            .args(["-t1", "-c", &connections, "-d", &format!("{seconds}s"), "-s"])
+            .args([
+                "-t1",
+                "-c",
+                &connections,
+                "-d",
+                &format!("{seconds}s"),
+                "-s",
+            ])
             .arg(root.join("benches/post.lua"))
             .arg(&url)
             .arg("--")
@@ -63,9 +87,17 @@ fn main() {
             .output()
             .expect("wrk runs (apt-get install wrk)");
         let text = String::from_utf8_lossy(&output.stdout);
-        let result = text.lines().find_map(|l| l.strip_prefix("RESULT ")).expect("wrk's RESULT line");
+        let result = text
+            .lines()
+            .find_map(|l| l.strip_prefix("RESULT "))
+            .expect("wrk's RESULT line");
         let field = |key: &str| -> f64 {
-            result.split(' ').find_map(|kv| kv.strip_prefix(&format!("{key}="))).unwrap().parse().unwrap()
+            result
+                .split(' ')
+                .find_map(|kv| kv.strip_prefix(&format!("{key}=")))
+                .unwrap()
+                .parse()
+                .unwrap()
         };
         assert_eq!(field("errors"), 0.0, "{name}: wrk saw errors");
         let rps = field("rps");
@@ -93,7 +125,10 @@ where
     tokio::spawn(async move {
         loop {
             let (stream, _) = listener.accept().await.unwrap();
-            let service = service_fn(move |request| async move { Ok::<_, Infallible>(handler(request).await) });
+            let service =
+                service_fn(
+                    move |request| async move { Ok::<_, Infallible>(handler(request).await) },
+                );
             tokio::spawn(http1::Builder::new().serve_connection(TokioIo::new(stream), service));
         }
     });
@@ -107,16 +142,28 @@ async fn bare_204(_request: Request<Incoming>) -> Response<Full<Bytes>> {
 /// The email-domain rule's logic, compiled into the host: same authentication check, same request
 /// parsing and same answer rendering as the server; only the sandboxed evaluation is replaced.
 async fn native_email_domain(request: Request<Incoming>) -> Response<Full<Bytes>> {
-    if request.headers().get("authorization").is_none_or(|v| v.as_bytes() != SECRET.as_bytes()) {
+    if request
+        .headers()
+        .get("authorization")
+        .is_none_or(|v| v.as_bytes() != SECRET.as_bytes())
+    {
         return status(StatusCode::UNAUTHORIZED);
     }
     let body = request.into_body().collect().await.unwrap().to_bytes();
     let call = HookCall::parse(&body).unwrap();
     let flow = call.registration_flow().unwrap();
-    let email = call.data.get("userProfile").and_then(|p| p.get("email")).and_then(|e| e.as_str());
+    let email = call
+        .data
+        .get("userProfile")
+        .and_then(|p| p.get("email"))
+        .and_then(|e| e.as_str());
     let domain = email.and_then(wasmhook_sdk::email_domain);
     let decision = if domain.as_deref() == Some("example.com") {
-        Decision { commands: vec![], error: None, debug_context: None }
+        Decision {
+            commands: vec![],
+            error: None,
+            debug_context: None,
+        }
     } else {
         Decision {
             commands: vec![RuleCommand::Deny],

@@ -18,7 +18,11 @@ const SETTINGS: &str = r#"{"allowed_domains":["example.com"]}"#;
 /// Rule, its build under rules/target, and how many calls to measure.
 const RULES: [(&str, &str, usize); 3] = [
     ("Rust", "wasm32-wasip2/release/email_domain.wasm", 20_000),
-    ("JavaScript (QuickJS)", "javascript/email_domain.wasm", 3_000),
+    (
+        "JavaScript (QuickJS)",
+        "javascript/email_domain.wasm",
+        3_000,
+    ),
     ("Python", "python/email_domain.wasm", 1_000),
 ];
 
@@ -35,9 +39,14 @@ struct Phases {
 fn main() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap();
     let runtime = Runtime::new(wasmhook::config::default_cache_dir().as_deref()).unwrap();
-    let executor = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let executor = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
     let limits = Limits::default();
-    println!("| rule (isolated evaluation, fresh instance) | p50 | p99 | parse + request | store + WASI | instantiate | call | render | fuel |");
+    println!(
+        "| rule (isolated evaluation, fresh instance) | p50 | p99 | parse + request | store + WASI | instantiate | call | render | fuel |"
+    );
     println!("|---|---|---|---|---|---|---|---|---|");
     for (name, path, calls) in RULES {
         let path = root.join("rules/target").join(path);
