@@ -315,3 +315,44 @@ fn sighup_reloads_when_watching_is_off() {
     assert_eq!(status(), 204, "employee-number now serves");
     server.stop();
 }
+
+#[test]
+fn corrupt_compile_cache_entries_are_ignored_and_rebuilt() {
+    let cache_home = std::env::temp_dir().join(format!("wasmhook-cache-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&cache_home);
+    let eval = || {
+        Command::new(env!("CARGO_BIN_EXE_wasmhook"))
+            .args([
+                "eval",
+                "--rule",
+                &rule("email_domain").display().to_string(),
+            ])
+            .args(["--request", &fixture("registration-ssr-oie.json")])
+            .args(["--settings", r#"{"allowed_domains":["example.org"]}"#])
+            .env("XDG_CACHE_HOME", &cache_home)
+            .output()
+            .unwrap()
+    };
+    let first = eval();
+    assert!(first.status.success(), "{}", text(&first.stderr));
+    let mut entries = Vec::new();
+    let mut folders = vec![cache_home.join("wasmhook")];
+    while let Some(folder) = folders.pop() {
+        for entry in std::fs::read_dir(folder).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                folders.push(path)
+            } else {
+                entries.push(path)
+            }
+        }
+    }
+    assert!(!entries.is_empty(), "the compiled rule was cached");
+    for entry in &entries {
+        std::fs::write(entry, b"not a compiled module").unwrap();
+    }
+    let second = eval();
+    assert!(second.status.success(), "{}", text(&second.stderr));
+    assert_eq!(second.stdout, first.stdout, "same answer after recompiling");
+    assert!(text(&first.stdout).contains("INVALID_EMAIL_DOMAIN"));
+}
