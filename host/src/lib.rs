@@ -8,7 +8,8 @@
 //!
 //! - [`http`]: hyper server, endpoints, body limits, graceful shutdown, and (in `http/reply.rs`)
 //!   the one place where outcomes become HTTP responses.
-//! - [`tenant`]: tenants and their authentication ([`tenant::auth`]: header secret, constant time).
+//! - [`tenant`]: tenants and their authentication ([`tenant::auth`]: a header secret compared in
+//!   constant time, or an OAuth 2.0 bearer JWT checked against the JWKS).
 //! - [`hook`]: one hook call end to end, independent of HTTP; shared with `wasmhook eval`.
 //! - [`okta`]: the Okta protocol: request parsing, answer rendering and validation, failure policy.
 //! - [`routing`]: `eventType` + `requestType` → the route and rule.
