@@ -30,7 +30,7 @@ pub const DEFAULT_CONCURRENT_EVALUATIONS: usize = 64;
 #[error("{}: {location}{message}", file.display())]
 pub struct ConfigError {
     pub file: PathBuf,
-    /// `tenant \`demo\`: routes[1].rule: `, or empty for file-level problems.
+    /// Where in the file, e.g. ``tenant `demo`: routes[1].rule: ``; empty for file-level problems.
     pub location: String,
     pub message: String,
 }

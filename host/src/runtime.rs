@@ -13,7 +13,7 @@
 //! - **memory**: a per-store [`ResourceLimiter`](wasmtime::ResourceLimiter) caps linear memory.
 //! - **fuel** (optional): a deterministic instruction budget. Fuel is always metered, so `eval`
 //!   can tell an author what a rule costs; a route without a budget gets an unlimited one.
-//! - **log budget**: guest log output per request is capped (see [`sandbox`]).
+//! - **log budget**: guest log output per request is capped (see `runtime/sandbox.rs`).
 //! - **module size**: checked when a rule file is loaded.
 //! - **concurrency**: at most [`MAX_CONCURRENT_EVALUATIONS`] evaluations at once in the process
 //!   (the pooling allocator's capacity); tenants have lower limits of their own.
