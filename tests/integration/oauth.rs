@@ -181,6 +181,11 @@ fn config(jwks: &str, extra_auth: &str) -> String {
     )
 }
 
+/// Calls tenant `acme` with `Authorization: Bearer <token>`; returns the status.
+async fn bearer(server: &TestServer, token: &str) -> u16 {
+    call(server, "acme", &format!("Bearer {token}")).await
+}
+
 async fn call(server: &TestServer, tenant: &str, authorization: &str) -> u16 {
     let headers = [("authorization", authorization)];
     server
@@ -195,15 +200,7 @@ async fn valid_rs256_and_es256_tokens_are_accepted() {
     let jwks = jwks_server(json!({"keys": [keys.rsa_jwk("rsa-1"), keys.ec_jwk("ec-1")]})).await;
     let server =
         TestServer::with_config(&config(&format!("jwks_url = \"{}\"", jwks.url), "")).await;
-    assert_eq!(
-        call(
-            &server,
-            "acme",
-            &format!("Bearer {}", keys.rs256("rsa-1", &claims()))
-        )
-        .await,
-        204
-    );
+    assert_eq!(bearer(&server, &keys.rs256("rsa-1", &claims())).await, 204);
     assert_eq!(
         call(
             &server,
@@ -215,12 +212,7 @@ async fn valid_rs256_and_es256_tokens_are_accepted() {
     );
     let scope_string = with(claims(), "scp", json!("openid okta.hooks"));
     assert_eq!(
-        call(
-            &server,
-            "acme",
-            &format!("Bearer {}", keys.rs256("rsa-1", &scope_string))
-        )
-        .await,
+        bearer(&server, &keys.rs256("rsa-1", &scope_string)).await,
         204
     );
     assert_eq!(
@@ -354,22 +346,9 @@ async fn an_unknown_kid_refetches_the_jwks_so_rotated_keys_are_accepted() {
         "jwks_min_refresh_seconds = 0",
     ))
     .await;
+    assert_eq!(bearer(&server, &keys.rs256("rsa-1", &claims())).await, 204);
     assert_eq!(
-        call(
-            &server,
-            "acme",
-            &format!("Bearer {}", keys.rs256("rsa-1", &claims()))
-        )
-        .await,
-        204
-    );
-    assert_eq!(
-        call(
-            &server,
-            "acme",
-            &format!("Bearer {}", rotated.rs256("rsa-2", &claims()))
-        )
-        .await,
+        bearer(&server, &rotated.rs256("rsa-2", &claims())).await,
         401
     );
     assert_eq!(
@@ -383,23 +362,10 @@ async fn an_unknown_kid_refetches_the_jwks_so_rotated_keys_are_accepted() {
         .unwrap()
         .push(rotated.rsa_jwk("rsa-2"));
     assert_eq!(
-        call(
-            &server,
-            "acme",
-            &format!("Bearer {}", rotated.rs256("rsa-2", &claims()))
-        )
-        .await,
+        bearer(&server, &rotated.rs256("rsa-2", &claims())).await,
         204
     );
-    assert_eq!(
-        call(
-            &server,
-            "acme",
-            &format!("Bearer {}", keys.rs256("rsa-1", &claims()))
-        )
-        .await,
-        204
-    );
+    assert_eq!(bearer(&server, &keys.rs256("rsa-1", &claims())).await, 204);
 }
 
 #[tokio::test]
@@ -412,30 +378,14 @@ async fn refetches_for_unknown_kids_are_rate_limited() {
     ))
     .await;
     for kid in ["forged-1", "forged-2", "forged-3", "forged-4"] {
-        assert_eq!(
-            call(
-                &server,
-                "acme",
-                &format!("Bearer {}", keys.rs256(kid, &claims()))
-            )
-            .await,
-            401
-        );
+        assert_eq!(bearer(&server, &keys.rs256(kid, &claims())).await, 401);
     }
     assert_eq!(
         jwks.fetches.load(Ordering::SeqCst),
         1,
         "one fetch, then none within the interval"
     );
-    assert_eq!(
-        call(
-            &server,
-            "acme",
-            &format!("Bearer {}", keys.rs256("rsa-1", &claims()))
-        )
-        .await,
-        204
-    );
+    assert_eq!(bearer(&server, &keys.rs256("rsa-1", &claims())).await, 204);
 }
 
 #[tokio::test]
@@ -444,24 +394,8 @@ async fn a_jwks_can_be_read_from_a_file() {
     let file = crate::common::write_config(&json!({"keys": [keys.ec_jwk("ec-1")]}).to_string());
     let server =
         TestServer::with_config(&config(&format!("jwks_file = \"{}\"", file.display()), "")).await;
-    assert_eq!(
-        call(
-            &server,
-            "acme",
-            &format!("Bearer {}", keys.es256("ec-1", &claims()))
-        )
-        .await,
-        204
-    );
-    assert_eq!(
-        call(
-            &server,
-            "acme",
-            &format!("Bearer {}", keys.rs256("ec-1", &claims()))
-        )
-        .await,
-        401
-    );
+    assert_eq!(bearer(&server, &keys.es256("ec-1", &claims())).await, 204);
+    assert_eq!(bearer(&server, &keys.rs256("ec-1", &claims())).await, 401);
 }
 
 #[tokio::test]
@@ -470,7 +404,7 @@ async fn one_tenants_credentials_are_refused_by_every_other_tenant() {
     let jwks = jwks_server(json!({"keys": [keys.rsa_jwk("rsa-1")]})).await;
     let server =
         TestServer::with_config(&config(&format!("jwks_url = \"{}\"", jwks.url), "")).await;
-    let bearer = format!("Bearer {}", keys.rs256("rsa-1", &claims()));
+    let acme_token = format!("Bearer {}", keys.rs256("rsa-1", &claims()));
     assert_eq!(call(&server, "demo", AUTH.1).await, 204);
     assert_eq!(call(&server, "acme", "Bearer x.y.z").await, 401);
     assert_eq!(
@@ -479,7 +413,7 @@ async fn one_tenants_credentials_are_refused_by_every_other_tenant() {
         "demo's secret at acme"
     );
     assert_eq!(
-        call(&server, "demo", &bearer).await,
+        call(&server, "demo", &acme_token).await,
         401,
         "acme's token at demo"
     );
