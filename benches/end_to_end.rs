@@ -26,6 +26,10 @@ use wasmhook::okta::response::{MAX_RESPONSE_BYTES, render_registration};
 use wasmhook::okta::{Answer, HookCall};
 use wasmhook::runtime::{Command as RuleCommand, Decision, ErrorCause, Flow, HookError};
 
+// The allocator the server uses (see host/src/main.rs).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 const SECRET: &str = "Basic YWRtaW46c3VwZXJzZWNyZXQ=";
 
 fn main() {

@@ -12,6 +12,10 @@ use wasmhook::okta::HookCall;
 use wasmhook::okta::response::render_registration;
 use wasmhook::runtime::{Limits, Runtime};
 
+// The allocator the server uses (see host/src/main.rs).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 const REQUEST: &str = include_str!("../tests/fixtures/okta/registration-ssr-oie.json");
 const SETTINGS: &str = r#"{"allowed_domains":["example.com"]}"#;
 
@@ -34,6 +38,20 @@ struct Phases {
     call: Duration,
     render: Duration,
     fuel: u64,
+    page_faults: u64,
+}
+
+/// Minor page faults taken by this process so far (Linux), to see what touching fresh
+/// copy-on-write memory costs.
+fn minor_page_faults() -> u64 {
+    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+    // Fields after the parenthesised command name; minflt is the 10th field overall.
+    let fields = stat.rsplit_once(')').map_or("", |(_, rest)| rest);
+    fields
+        .split_whitespace()
+        .nth(7)
+        .and_then(|f| f.parse().ok())
+        .unwrap_or(0)
 }
 
 fn main() {
@@ -45,10 +63,18 @@ fn main() {
         .unwrap();
     let limits = Limits::default();
     println!(
-        "| rule (isolated evaluation, fresh instance) | p50 | p99 | parse + request | store + WASI | instantiate | call | render | fuel |"
+        "| rule (isolated evaluation, fresh instance) | p50 | p99 | parse + request | store + WASI | instantiate | call | render | fuel | page faults |"
     );
-    println!("|---|---|---|---|---|---|---|---|---|");
+    println!("|---|---|---|---|---|---|---|---|---|---|");
+    // `cargo bench --bench evaluation -- Rust` measures only the rules whose name contains "Rust".
+    let only: Vec<String> = std::env::args()
+        .skip(1)
+        .filter(|a| !a.starts_with("--"))
+        .collect();
     for (name, path, calls) in RULES {
+        if !only.is_empty() && !only.iter().any(|o| name.contains(o.as_str())) {
+            continue;
+        }
         let path = root.join("rules/target").join(path);
         let rule = runtime
             .load(&path, limits.max_module_bytes)
@@ -56,7 +82,11 @@ fn main() {
         let (mut totals, phases) = executor.block_on(async {
             let mut totals = Vec::with_capacity(calls);
             let mut phases = Phases::default();
+            let mut faults_before = 0;
             for i in 0..calls + calls / 10 {
+                if i == calls / 10 {
+                    faults_before = minor_page_faults();
+                }
                 let started = Instant::now();
                 let call = HookCall::parse(REQUEST.as_bytes()).unwrap();
                 let flow = call.registration_flow().unwrap();
@@ -77,12 +107,13 @@ fn main() {
                 phases.render += rendered - evaluated;
                 phases.fuel = usage.fuel;
             }
+            phases.page_faults = minor_page_faults() - faults_before;
             (totals, phases)
         });
         totals.sort();
         let mean = |d: Duration| micros(d / calls as u32);
         println!(
-            "| {name} | {} | {} | {} | {} | {} | {} | {} | {} |",
+            "| {name} | {} | {} | {} | {} | {} | {} | {} | {} | {:.1} |",
             micros(totals[totals.len() / 2]),
             micros(totals[totals.len() * 99 / 100]),
             mean(phases.parse),
@@ -91,6 +122,7 @@ fn main() {
             mean(phases.call),
             mean(phases.render),
             phases.fuel,
+            phases.page_faults as f64 / calls as f64,
         );
     }
 }

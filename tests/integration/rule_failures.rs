@@ -134,6 +134,33 @@ async fn files_environment_and_network_are_unreachable_but_clock_and_random_work
 }
 
 #[tokio::test]
+async fn nothing_a_rule_leaves_in_memory_reaches_the_next_request() {
+    // Instance slots are reused (their dirty pages are reset in place), so check that globals
+    // and heap contents written by one call are gone in the next.
+    let server = TestServer::with_config(&misbehave_config("remember", "")).await;
+    for call in 0..20 {
+        let reply = server.hook("/hooks/t", SSR_OIE).await;
+        assert_eq!(reply.status, 200, "{}", reply.body);
+        let found = reply.json()["debugContext"]["remember"].clone();
+        assert_eq!(
+            found, "ok: (1, 0)",
+            "call {call}: (calls seen, stale heap bytes)"
+        );
+    }
+    // The probe itself works: within one instance, the second look finds the first's traces.
+    let server = TestServer::with_config(&misbehave_config("remember-twice", "")).await;
+    let reply = server.hook("/hooks/t", SSR_OIE).await;
+    let found = reply.json()["debugContext"]["remember-twice"].clone();
+    let found = found.as_str().unwrap_or_default();
+    let stale: usize = found
+        .trim_start_matches("ok: (2, ")
+        .trim_end_matches(')')
+        .parse()
+        .unwrap_or_else(|_| panic!("{found}"));
+    assert!(stale > 60_000, "{found}");
+}
+
+#[tokio::test]
 async fn a_tenant_at_its_concurrency_limit_is_answered_at_once() {
     let config = misbehave_config(
         "loop",

@@ -74,6 +74,12 @@ impl Rule for Misbehave {
                 let refused = Vec::<u8>::new().try_reserve_exact(1 << 30).is_err();
                 report("huge-alloc-then-answer", Ok::<_, String>(refused))
             }
+            "remember" => report("remember", Ok::<_, String>(remember())),
+            // Proves that `remember` sees traces when there are some.
+            "remember-twice" => report(
+                "remember-twice",
+                Ok::<_, String>((remember(), remember()).1),
+            ),
             other => Err(format!("unknown behaviour `{other}`")),
         }
     }
@@ -91,6 +97,27 @@ fn report<T: std::fmt::Debug, E: std::fmt::Display>(
     let mut context = wasmhook_sdk::serde_json::Map::new();
     context.insert(what.into(), text.into());
     Ok(Decision::allow().debug_context(context))
+}
+
+/// Leaves traces of this call in a global and on the heap, and says what it found of earlier
+/// calls' traces: in a fresh instance, `(1, 0)` every time.
+fn remember() -> (u32, usize) {
+    static CALLS: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+    const MARK: u8 = 0xA5;
+    let calls = CALLS.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
+    // A fresh instance's allocator hands out the same addresses, so an earlier call's marks
+    // would show up here if memory were not reset.
+    let mut heap = Vec::<u8>::with_capacity(1 << 16);
+    let spare = heap.spare_capacity_mut();
+    // SAFETY: reading bytes as `u8` through `MaybeUninit::as_ptr` of memory the guest owns;
+    // wasm linear memory is always initialised.
+    let stale = spare
+        .iter()
+        .filter(|b| unsafe { b.as_ptr().read() } == MARK)
+        .count();
+    heap.resize(1 << 16, MARK);
+    black_box(heap); // freed, marks and all: the next allocation of this size reuses it
+    (calls, stale)
 }
 
 #[allow(unconditional_recursion)]
