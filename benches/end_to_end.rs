@@ -31,6 +31,8 @@ use wasmhook::runtime::{Command as RuleCommand, Decision, ErrorCause, Flow, Hook
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 const SECRET: &str = "Basic YWRtaW46c3VwZXJzZWNyZXQ=";
+/// The quickstart route's settings.
+const SETTINGS: &str = r#"{"allowed_domains":["example.com"]}"#;
 
 fn main() {
     let args: Vec<String> = std::env::args().filter(|a| a != "--bench").collect();
@@ -156,13 +158,22 @@ async fn native_email_domain(request: Request<Incoming>) -> Response<Full<Bytes>
     let body = request.into_body().collect().await.unwrap().to_bytes();
     let call = HookCall::parse(&body).unwrap();
     let flow = call.registration_flow().unwrap();
-    let email = call
-        .data
-        .get("userProfile")
-        .and_then(|p| p.get("email"))
-        .and_then(|e| e.as_str());
-    let domain = email.and_then(wasmhook_sdk::email_domain);
-    let decision = if domain.as_deref() == Some("example.com") {
+    // What the rule does with the request it is given.
+    let request = call.registration_request(flow, SETTINGS);
+    let settings: serde_json::Value = serde_json::from_str(&request.settings).unwrap();
+    let allowed = settings["allowed_domains"].as_array().unwrap();
+    let email = request
+        .user_profile
+        .iter()
+        .find(|a| a.name == "email")
+        .and_then(|a| serde_json::from_str::<String>(&a.value).ok());
+    let domain = email.as_deref().and_then(wasmhook_sdk::email_domain);
+    let domain_allowed = domain.is_some_and(|d| {
+        allowed
+            .iter()
+            .any(|a| a.as_str().is_some_and(|a| a.eq_ignore_ascii_case(&d)))
+    });
+    let decision = if domain_allowed {
         Decision {
             commands: vec![],
             error: None,

@@ -1,6 +1,17 @@
 //! Parsing an Okta hook request into the typed request a rule receives.
+//!
+//! Parsing is typed and lenient, in one pass per level: the envelope first, with `data` kept as
+//! raw JSON text, then `data` for the hook type at hand. Nothing builds a generic JSON tree, and
+//! profile values are handed on as the exact JSON text Okta sent. A field of an unexpected type
+//! (a string where an object belongs, say) counts as absent rather than failing the call.
 
-use serde_json::{Map, Value};
+use std::fmt;
+use std::marker::PhantomData;
+
+use serde::Deserialize;
+use serde::de::value::MapAccessDeserializer;
+use serde::de::{Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
+use serde_json::value::RawValue;
 
 use super::{PROGRESSIVE_PROFILE, REGISTRATION, SELF_SERVICE_REGISTRATION};
 use crate::runtime::{
@@ -24,41 +35,111 @@ pub enum ParseError {
 #[derive(Debug, Clone)]
 pub struct HookCall {
     pub envelope: Envelope,
-    pub data: Map<String, Value>,
+    /// The `data` object's JSON text, parsed by hook type.
+    data: Box<RawValue>,
     /// The body exactly as received (valid UTF-8 JSON).
     pub raw: String,
+}
+
+/// The hook call's top level, as sent.
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct WireCall<'a> {
+    #[serde(default)]
+    event_id: Text,
+    #[serde(default)]
+    event_time: Text,
+    #[serde(borrow)]
+    event_type: Option<&'a RawValue>,
+    #[serde(default)]
+    event_type_version: Text,
+    #[serde(default)]
+    content_type: Text,
+    #[serde(default)]
+    cloud_event_version: Text,
+    #[serde(default)]
+    source: Text,
+    #[serde(default)]
+    request_type: Text,
+    #[serde(borrow)]
+    data: Option<&'a RawValue>,
+}
+
+/// `data` of a registration hook call.
+#[derive(Deserialize, Default)]
+#[serde(rename_all = "camelCase", default)]
+struct WireRegistration {
+    context: IfObject<WireContext>,
+    user_profile: IfObject<Profile>,
+    user_profile_update: IfObject<Profile>,
+    action: Text,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+struct WireContext {
+    request: IfObject<WireRequest>,
+    user: IfObject<WireUser>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(rename_all = "camelCase", default)]
+struct WireRequest {
+    id: Text,
+    method: Text,
+    ip_address: Text,
+    url: IfObject<WireUrl>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+struct WireUrl {
+    value: Text,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(rename_all = "camelCase", default)]
+struct WireUser {
+    id: Text,
+    password_changed: Text,
+    profile: IfObject<Profile>,
 }
 
 impl HookCall {
     /// Parses a request body. Unknown fields are ignored; version fields may be strings or numbers.
     pub fn parse(body: &[u8]) -> Result<HookCall, ParseError> {
-        let value: Value = serde_json::from_slice(body)?;
-        let Value::Object(mut root) = value else {
+        // A struct would also accept a JSON array (as a sequence of fields).
+        if body.iter().find(|b| !b.is_ascii_whitespace()) != Some(&b'{') {
+            serde_json::from_slice::<IgnoredAny>(body)?;
             return Err(ParseError::NotAnObject);
-        };
-        let Some(Value::String(event_type)) = root.remove("eventType") else {
-            return Err(ParseError::MissingEventType);
-        };
-        let Some(Value::Object(data)) = root.remove("data") else {
-            return Err(ParseError::MissingData);
-        };
-        let field = |name: &str| text(root.get(name)).unwrap_or_default();
+        }
+        let raw = std::str::from_utf8(body)
+            .map_err(|e| ParseError::NotJson(serde::de::Error::custom(e)))?;
+        let wire: WireCall = serde_json::from_str(raw)?;
+        let event_type = wire
+            .event_type
+            .filter(|t| t.get().starts_with('"'))
+            .and_then(|t| serde_json::from_str(t.get()).ok())
+            .ok_or(ParseError::MissingEventType)?;
+        let data = wire
+            .data
+            .filter(|d| d.get().starts_with('{'))
+            .ok_or(ParseError::MissingData)?
+            .to_owned();
         let envelope = Envelope {
-            event_id: field("eventId"),
-            event_time: field("eventTime"),
+            event_id: wire.event_id.or_empty(),
+            event_time: wire.event_time.or_empty(),
             event_type,
-            event_type_version: field("eventTypeVersion"),
-            content_type: field("contentType"),
-            cloud_event_version: field("cloudEventVersion"),
-            source: field("source"),
-            request_type: text(root.get("requestType")),
+            event_type_version: wire.event_type_version.or_empty(),
+            content_type: wire.content_type.or_empty(),
+            cloud_event_version: wire.cloud_event_version.or_empty(),
+            source: wire.source.or_empty(),
+            request_type: wire.request_type.0,
         };
-        // `from_slice` succeeded, so the body is valid UTF-8.
-        let raw = String::from_utf8_lossy(body).into_owned();
         Ok(HookCall {
             envelope,
             data,
-            raw,
+            raw: raw.to_owned(),
         })
     }
 
@@ -77,60 +158,159 @@ impl HookCall {
 
     /// The typed request for a registration rule, with the route's `settings` (JSON text).
     pub fn registration_request(&self, flow: Flow, settings: &str) -> RegistrationRequest {
-        let context = self.data.get("context");
-        let request = context.and_then(|c| c.get("request"));
-        let user = context
-            .and_then(|c| c.get("user"))
-            .and_then(Value::as_object);
+        // `data` is a JSON object (checked by `parse`) and every field is lenient.
+        let data: WireRegistration = serde_json::from_str(self.data.get()).unwrap_or_default();
+        let context = data.context.0.unwrap_or_default();
+        let request = context.request.0.unwrap_or_default();
         RegistrationRequest {
             envelope: self.envelope.clone(),
             flow,
             context: RequestContext {
-                id: text(request.and_then(|r| r.get("id"))),
-                method: text(request.and_then(|r| r.get("method"))),
-                ip_address: text(request.and_then(|r| r.get("ipAddress"))),
-                url: text(
-                    request
-                        .and_then(|r| r.get("url"))
-                        .and_then(|u| u.get("value")),
-                ),
+                id: request.id.0,
+                method: request.method.0,
+                ip_address: request.ip_address.0,
+                url: request.url.0.and_then(|url| url.value.0),
             },
-            user: user.map(|user| ExistingUser {
-                id: text(user.get("id")),
-                password_changed: text(user.get("passwordChanged")),
-                profile: profile(user.get("profile")),
+            user: context.user.0.map(|user| ExistingUser {
+                id: user.id.0,
+                password_changed: user.password_changed.0,
+                profile: attributes(user.profile),
             }),
-            user_profile: profile(self.data.get("userProfile")),
-            user_profile_update: profile(self.data.get("userProfileUpdate")),
-            action: text(self.data.get("action")),
+            user_profile: attributes(data.user_profile),
+            user_profile_update: attributes(data.user_profile_update),
+            action: data.action.0,
             settings: settings.to_owned(),
             raw: self.raw.clone(),
         }
     }
 }
 
-/// A scalar as text: strings as they are, numbers and booleans in JSON form, `null` as absent.
-fn text(value: Option<&Value>) -> Option<String> {
-    match value? {
-        Value::String(s) => Some(s.clone()),
-        Value::Number(n) => Some(n.to_string()),
-        Value::Bool(b) => Some(b.to_string()),
-        _ => None,
+/// A scalar as text: strings as they are, numbers and booleans in JSON form; `null` and any
+/// other type are absent.
+#[derive(Default)]
+struct Text(Option<String>);
+
+impl Text {
+    fn or_empty(self) -> String {
+        self.0.unwrap_or_default()
     }
 }
 
-/// A profile object as an ordered attribute list with lossless JSON values.
-fn profile(value: Option<&Value>) -> Vec<Attribute> {
-    let Some(Value::Object(attributes)) = value else {
-        return Vec::new();
-    };
-    attributes
-        .iter()
-        .map(|(name, value)| Attribute {
-            name: name.clone(),
-            value: value.to_string(),
-        })
-        .collect()
+impl<'de> Deserialize<'de> for Text {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct TextVisitor;
+        impl<'de> Visitor<'de> for TextVisitor {
+            type Value = Text;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("any JSON value")
+            }
+            fn visit_str<E>(self, v: &str) -> Result<Text, E> {
+                Ok(Text(Some(v.to_owned())))
+            }
+            fn visit_string<E>(self, v: String) -> Result<Text, E> {
+                Ok(Text(Some(v)))
+            }
+            fn visit_bool<E>(self, v: bool) -> Result<Text, E> {
+                Ok(Text(Some(v.to_string())))
+            }
+            fn visit_i64<E>(self, v: i64) -> Result<Text, E> {
+                Ok(Text(Some(v.to_string())))
+            }
+            fn visit_u64<E>(self, v: u64) -> Result<Text, E> {
+                Ok(Text(Some(v.to_string())))
+            }
+            fn visit_f64<E>(self, v: f64) -> Result<Text, E> {
+                // The same text as serde_json writes (1.0 stays "1.0").
+                Ok(Text(serde_json::Number::from_f64(v).map(|n| n.to_string())))
+            }
+            fn visit_unit<E>(self) -> Result<Text, E> {
+                Ok(Text(None))
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Result<Text, A::Error> {
+                IgnoredAny.visit_seq(seq).map(|_| Text(None))
+            }
+            fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Text, A::Error> {
+                IgnoredAny.visit_map(map).map(|_| Text(None))
+            }
+        }
+        deserializer.deserialize_any(TextVisitor)
+    }
+}
+
+/// `T` when the value is a JSON object; absent when it is anything else.
+struct IfObject<T>(Option<T>);
+
+impl<T> Default for IfObject<T> {
+    fn default() -> Self {
+        IfObject(None)
+    }
+}
+
+impl<'de, T: Deserialize<'de>> Deserialize<'de> for IfObject<T> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct ObjectVisitor<T>(PhantomData<T>);
+        impl<'de, T: Deserialize<'de>> Visitor<'de> for ObjectVisitor<T> {
+            type Value = IfObject<T>;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("any JSON value")
+            }
+            fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<IfObject<T>, A::Error> {
+                T::deserialize(MapAccessDeserializer::new(map)).map(|t| IfObject(Some(t)))
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Result<IfObject<T>, A::Error> {
+                IgnoredAny.visit_seq(seq).map(|_| IfObject(None))
+            }
+            fn visit_str<E>(self, _: &str) -> Result<IfObject<T>, E> {
+                Ok(IfObject(None))
+            }
+            fn visit_bool<E>(self, _: bool) -> Result<IfObject<T>, E> {
+                Ok(IfObject(None))
+            }
+            fn visit_i64<E>(self, _: i64) -> Result<IfObject<T>, E> {
+                Ok(IfObject(None))
+            }
+            fn visit_u64<E>(self, _: u64) -> Result<IfObject<T>, E> {
+                Ok(IfObject(None))
+            }
+            fn visit_f64<E>(self, _: f64) -> Result<IfObject<T>, E> {
+                Ok(IfObject(None))
+            }
+            fn visit_unit<E>(self) -> Result<IfObject<T>, E> {
+                Ok(IfObject(None))
+            }
+        }
+        deserializer.deserialize_any(ObjectVisitor(PhantomData))
+    }
+}
+
+/// A profile object as an ordered attribute list, each value the exact JSON text sent.
+#[derive(Default)]
+struct Profile(Vec<Attribute>);
+
+impl<'de> Deserialize<'de> for Profile {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct ProfileVisitor;
+        impl<'de> Visitor<'de> for ProfileVisitor {
+            type Value = Profile;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a profile object")
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Profile, A::Error> {
+                let mut attributes = Vec::with_capacity(map.size_hint().unwrap_or(8));
+                while let Some((name, value)) = map.next_entry::<String, &RawValue>()? {
+                    let value = value.get().to_owned();
+                    attributes.push(Attribute { name, value });
+                }
+                Ok(Profile(attributes))
+            }
+        }
+        deserializer.deserialize_map(ProfileVisitor)
+    }
+}
+
+/// The attributes of a profile that may be absent or of the wrong type.
+fn attributes(profile: IfObject<Profile>) -> Vec<Attribute> {
+    profile.0.unwrap_or_default().0
 }
 
 #[cfg(test)]
@@ -217,6 +397,30 @@ mod tests {
     }
 
     #[test]
+    fn fields_of_unexpected_types_count_as_absent() {
+        let body = br#"{"eventType":"com.okta.user.pre-registration","eventId":{"x":1},
+            "data":{"context":{"request":"POST","user":{"id":["u"],"profile":7}},
+            "userProfile":{"email":"a@example.com","tags":[1, {"b" : null}]},
+            "userProfileUpdate":"nope","action":null}}"#;
+        let call = HookCall::parse(body).unwrap();
+        assert_eq!(call.envelope.event_id, "");
+        let request = call.registration_request(Flow::SelfServiceRegistration, "{}");
+        assert_eq!(request.context.method, None);
+        let user = request.user.expect("context.user is an object");
+        assert_eq!((user.id, user.profile.len()), (None, 0));
+        assert_eq!(
+            request.user_profile,
+            vec![
+                attr("email", "\"a@example.com\""),
+                attr("tags", r#"[1, {"b" : null}]"#),
+            ],
+            "values are the JSON text as sent"
+        );
+        assert!(request.user_profile_update.is_empty());
+        assert_eq!(request.action, None);
+    }
+
+    #[test]
     fn unknown_request_type_has_no_registration_flow() {
         let body =
             br#"{"eventType":"com.okta.user.pre-registration","requestType":"x.y","data":{}}"#;
@@ -227,6 +431,17 @@ mod tests {
     fn rejects_bodies_that_are_not_hook_calls() {
         let parse = |body: &str| HookCall::parse(body.as_bytes()).unwrap_err();
         assert!(matches!(parse("{"), ParseError::NotJson(_)));
+        assert!(matches!(parse("["), ParseError::NotJson(_)));
+        assert!(matches!(
+            HookCall::parse(b"{\"eventType\":\"\xff\",\"data\":{}}"),
+            Err(ParseError::NotJson(_))
+        ));
+        assert!(matches!(parse(""), ParseError::NotJson(_)));
+        assert!(matches!(
+            parse(r#"{"eventType":"x","data":{}} x"#),
+            ParseError::NotJson(_)
+        ));
+        assert!(matches!(parse(" \"text\""), ParseError::NotAnObject));
         assert!(matches!(parse("[1]"), ParseError::NotAnObject));
         assert!(matches!(
             parse(r#"{"data":{}}"#),
