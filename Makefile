@@ -26,12 +26,7 @@ test: setup
 # Every benchmark, each printing a Markdown table. Needs wrk and hyperfine (apt-get install wrk hyperfine).
 bench: build
 	@command -v wrk >/dev/null && command -v hyperfine >/dev/null || { echo "bench needs wrk and hyperfine: apt-get install wrk hyperfine" >&2; exit 1; }
-	cargo bench -p wasmhook --bench evaluation
-	cargo bench -p wasmhook --bench end_to_end
-	benches/many-tenants.sh 100
-	benches/many-tenants.sh 1000
-	benches/reload.sh 40 rules/target/python/email_domain.wasm
-	benches/noisy-neighbour.sh 10
+	benches/run.sh
 
 lint: setup
 	cargo fmt --all -- --check
