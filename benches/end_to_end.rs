@@ -4,9 +4,11 @@
 //! (c) a bare hyper server answering 204 (the limit).
 //! Needs `wrk` (apt-get install wrk) and the rules built (`make rules`). Run from the repository root:
 //!
-//!     cargo bench -p wasmhook --bench end_to_end [-- <seconds per run, default 10> <connections, default 8>]
+//!     cargo bench -p wasmhook --bench end_to_end [-- <seconds per run, default 10> <connections, default 8> [<only servers whose name contains this>]]
 //!
 //! Every server runs in this process on 2 tokio workers; wrk (one thread) shares the machine.
+//! wasmhook runs twice: with logging off, and with its default `info` level (one line per call,
+//! written to a temporary file).
 
 use std::convert::Infallible;
 use std::net::SocketAddr;
@@ -22,6 +24,10 @@ use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper_util::rt::TokioIo;
 use tokio::net::TcpListener;
+use tracing_subscriber::filter::LevelFilter;
+use tracing_subscriber::layer::SubscriberExt;
+use tracing_subscriber::reload;
+use tracing_subscriber::util::SubscriberInitExt;
 use wasmhook::okta::response::{MAX_RESPONSE_BYTES, render_registration};
 use wasmhook::okta::{Answer, HookCall};
 use wasmhook::runtime::{Command as RuleCommand, Decision, ErrorCause, Flow, HookError};
@@ -38,6 +44,9 @@ fn main() {
     let args: Vec<String> = std::env::args().filter(|a| a != "--bench").collect();
     let seconds = args.get(1).map_or("10", String::as_str).to_owned();
     let connections = args.get(2).map_or("8", String::as_str).to_owned();
+    // Optional: run only the servers whose name contains this text (the first always sets the
+    // baseline of the ratio column).
+    let only = args.get(3).cloned().unwrap_or_default();
     let root = Path::new(env!("CARGO_MANIFEST_DIR"))
         .parent()
         .unwrap()
@@ -47,6 +56,19 @@ fn main() {
         .enable_all()
         .build()
         .unwrap();
+
+    // The server logs one line per call at `info`, its default level: measured with logging off
+    // and on (to a file, as under a service manager).
+    let log_file = std::env::temp_dir().join(format!("wasmhook-bench-{}.log", std::process::id()));
+    let (level, log_level) = reload::Layer::new(LevelFilter::OFF);
+    tracing_subscriber::registry()
+        .with(level)
+        .with(
+            tracing_subscriber::fmt::layer()
+                .with_ansi(false)
+                .with_writer(std::fs::File::create(&log_file).unwrap()),
+        )
+        .init();
 
     let (wasm, native, bare) = executor.block_on(async {
         let config = wasmhook::config::Config::load(
@@ -66,16 +88,30 @@ fn main() {
     });
 
     println!(
-        "| server ({connections} connections, {seconds} s each) | requests/s | p50 | p99 | p99.9 | vs native |"
+        "| server ({connections} connections, {seconds} s each) | requests/s | p50 | p99 | p99.9 | vs native | server CPU per request |"
     );
-    println!("|---|---|---|---|---|---|");
+    println!("|---|---|---|---|---|---|---|");
     let mut native_rps = 0.0;
-    for (name, address) in [
-        ("(b) native handler (ceiling)", native),
-        ("(c) bare hyper 204 (limit)", bare),
-        ("(a) wasmhook, wasm rule", wasm),
+    for (name, address, level) in [
+        ("(b) native handler (ceiling)", native, LevelFilter::OFF),
+        ("(c) bare hyper 204 (limit)", bare, LevelFilter::OFF),
+        (
+            "(a) wasmhook, wasm rule, logging off",
+            wasm,
+            LevelFilter::OFF,
+        ),
+        (
+            "(a) wasmhook, wasm rule, a log line per call (default)",
+            wasm,
+            LevelFilter::INFO,
+        ),
     ] {
+        if !name.contains(&only) {
+            continue;
+        }
+        log_level.modify(|filter| *filter = level).unwrap();
         let url = format!("http://{address}/hooks/demo");
+        let cpu_before = cpu_seconds();
         let fixture = root.join("tests/fixtures/okta/registration-ssr-oie.json");
         let output = Command::new("wrk")
             .args([
@@ -92,6 +128,7 @@ fn main() {
             .arg(&fixture)
             .output()
             .expect("wrk runs (apt-get install wrk)");
+        let cpu = cpu_seconds() - cpu_before;
         let text = String::from_utf8_lossy(&output.stdout);
         let result = text
             .lines()
@@ -112,13 +149,30 @@ fn main() {
         }
         let ms = |us: f64| format!("{:.2} ms", us / 1e3);
         println!(
-            "| {name} | {rps:.0} | {} | {} | {} | {:.2}× |",
+            "| {name} | {rps:.0} | {} | {} | {} | {:.2}× | {:.1} µs |",
             ms(field("p50")),
             ms(field("p99")),
             ms(field("p999")),
-            rps / native_rps
+            rps / native_rps,
+            cpu * 1e6 / (rps * field("seconds")),
         );
     }
+    let _ = std::fs::remove_file(log_file);
+}
+
+/// CPU time (user + system) this process has used so far, in seconds: the servers' cost
+/// independent of how much of the machine wrk and neighbours took.
+fn cpu_seconds() -> f64 {
+    let stat = std::fs::read_to_string("/proc/self/stat").unwrap();
+    let fields: Vec<&str> = stat
+        .rsplit_once(')')
+        .unwrap()
+        .1
+        .split_whitespace()
+        .collect();
+    // utime and stime are the 14th and 15th fields overall, in clock ticks (100 per second).
+    let ticks: f64 = fields[11].parse::<f64>().unwrap() + fields[12].parse::<f64>().unwrap();
+    ticks / 100.0
 }
 
 async fn serve<F, Fut>(handler: F) -> SocketAddr

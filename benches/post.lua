@@ -11,8 +11,8 @@ wrk.headers["content-type"] = "application/json"
 
 -- One machine-readable line at the end: requests/s and latency percentiles in microseconds.
 function done(summary, latency, requests)
-  io.write(string.format("RESULT rps=%.0f p50=%d p99=%d p999=%d errors=%d\n",
-    summary.requests / (summary.duration / 1e6), latency:percentile(50), latency:percentile(99),
+  io.write(string.format("RESULT rps=%.0f seconds=%.3f p50=%d p99=%d p999=%d errors=%d\n",
+    summary.requests / (summary.duration / 1e6), summary.duration / 1e6, latency:percentile(50), latency:percentile(99),
     latency:percentile(99.9), summary.errors.status + summary.errors.connect + summary.errors.read +
     summary.errors.write + summary.errors.timeout))
 end
