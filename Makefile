@@ -36,5 +36,7 @@ bench: build
 lint: setup
 	cargo fmt --all -- --check
 	cd rules && cargo fmt --all -- --check
+	cargo fmt --manifest-path guest-sdk/c/tool/Cargo.toml -- --check
 	cargo clippy --all-targets -- -D warnings
 	cd rules && cargo clippy --release -- -D warnings
+	cargo clippy --locked --manifest-path guest-sdk/c/tool/Cargo.toml -- -D warnings
