@@ -61,10 +61,11 @@ fi
 for rule in c/*/; do
   name=$(name_of "$rule")
   output=target/c/$name.wasm
-  if stale "$output" "$rule" ../guest-sdk/c/wasmhook.[ch] "$bindings" build.sh; then
-    # A reactor: no `main`, the component's export is called once per fresh instance.
+  if stale "$output" "$rule" ../guest-sdk/c/*.[ch] "$bindings" build.sh; then
+    # A reactor: no `main`, the component's export is called once per fresh instance. A 1 MiB
+    # stack (as Rust's) instead of zig's 16 MiB leaves the rest of the memory cap to the heap.
     python3 -m ziglang cc --target=wasm32-wasi -mexec-model=reactor -O2 -s -Wall -Wextra -Werror \
-      -I"$bindings" -I../guest-sdk/c "$rule"*.c ../guest-sdk/c/wasmhook.c \
+      -Wl,-z,stack-size=1048576 -I"$bindings" -I../guest-sdk/c "$rule"*.c ../guest-sdk/c/*.c \
       "$bindings/registration_rule.c" "$bindings/registration_rule_component_type.o" \
       -o "target/c/core/$name.wasm"
     "$tool" component --module "target/c/core/$name.wasm" --out "$output"

@@ -8,6 +8,9 @@
 // A rule defines one function, `wh_evaluate`; this layer exports it as the component's `evaluate`
 // and takes care of the bindings' ownership rules (the request is freed after the call, and
 // everything in a decision is heap memory the bindings free once the host has read it).
+//
+// allocator.c, linked into every C rule, replaces malloc and friends with a bump allocator suited
+// to an instance that lives for one request (see there why).
 
 #ifndef WASMHOOK_H
 #define WASMHOOK_H
