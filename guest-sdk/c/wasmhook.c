@@ -177,6 +177,11 @@ void wh_buf_free(wh_buf *buf) {
   *buf = (wh_buf){0};
 }
 
+bool wh_buf_equals(const wh_buf *buf, const char *text) {
+  size_t len = strlen(text);
+  return buf->len == len && (len == 0 || memcmp(buf->ptr, text, len) == 0);
+}
+
 static unsigned char ascii_lower(unsigned char c) {
   return c >= 'A' && c <= 'Z' ? (unsigned char)(c - 'A' + 'a') : c;
 }

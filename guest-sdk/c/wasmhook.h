@@ -100,6 +100,12 @@ void wh_buf_push_str(wh_buf *buf, const char *text);
 void wh_buf_clear(wh_buf *buf);
 void wh_buf_free(wh_buf *buf);
 
+// Text decoded from JSON may hold NUL bytes (`\u0000`), so compare it with these, which take
+// lengths into account, and never with strcmp: `example.com\u0000.evil.net` is not `example.com`.
+
+// Whether `buf` holds exactly `text`.
+bool wh_buf_equals(const wh_buf *buf, const char *text);
+
 // Whether two byte strings are equal ignoring ASCII case (as Rust's `eq_ignore_ascii_case`).
 bool wh_equal_ignore_ascii_case(const char *a, size_t a_len, const char *b, size_t b_len);
 
