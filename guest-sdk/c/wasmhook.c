@@ -258,8 +258,8 @@ bool wh_profile_email_domain(const wh_profile *profile, wh_buf *domain) {
 // from small documents. Each `read_*`/`skip_*` function starts at the first byte of what it reads
 // (no leading white space) and returns false on anything RFC 8259 does not allow.
 
-// Deeper documents are refused rather than risking the guest's small stack (serde_json, in the
-// Rust rules, stops at the same depth).
+// Deeper documents are refused rather than risking the guest's stack (serde_json, which reads the
+// Rust rules' settings, has a nesting limit of 128 too).
 #define MAX_DEPTH 128
 
 typedef struct reader {

@@ -8,7 +8,8 @@
 bool wh_evaluate(const wh_request *request, wh_decision *decision, wh_string *error) {
   wh_json_strings allowed;
   if (!wh_json_object_strings(request->settings, "allowed_domains", &allowed)) {
-    return wh_fail(error, "invalid rule settings: expected {\"allowed_domains\": [\"<domain>\", ...]}");
+    return wh_fail(error,
+                   "invalid rule settings: expected {\"allowed_domains\": [\"<domain>\", ...]}");
   }
   wh_buf domain = {0}, candidate = {0}, message = {0};
   bool has_domain = wh_profile_email_domain(wh_submitted(request), &domain);
@@ -18,8 +19,10 @@ bool wh_evaluate(const wh_request *request, wh_decision *decision, wh_string *er
   bool is_allowed = false;
   wh_buf_push_str(&message, "Only emails from ");
   for (int i = 0; wh_json_strings_next(&allowed, &candidate); i++) {
-    is_allowed = is_allowed || (has_domain && wh_equal_ignore_ascii_case(candidate.ptr, candidate.len,
-                                                                         domain.ptr, domain.len));
+    if (has_domain &&
+        wh_equal_ignore_ascii_case(candidate.ptr, candidate.len, domain.ptr, domain.len)) {
+      is_allowed = true;
+    }
     if (i > 0) wh_buf_push_str(&message, ", ");
     wh_buf_push(&message, candidate.ptr, candidate.len);
   }
