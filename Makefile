@@ -2,10 +2,11 @@
 .PHONY: quickstart build rules test lint setup bench
 
 # Toolchains for the rules (idempotent): the WebAssembly target for Rust, componentize-py for
-# Python (PyPI), jco with the QuickJS backend for JavaScript (npm, versions pinned in the lockfile).
+# Python (PyPI), jco with the QuickJS backend for JavaScript (npm, versions pinned in the lockfile),
+# zig for C (PyPI's ziglang; rules/build.sh builds the rest of the C toolchain, guest-sdk/c/tool).
 setup:
 	rustup target add wasm32-wasip2
-	python3 -m pip install --quiet --disable-pip-version-check componentize-py==0.25.1
+	python3 -m pip install --quiet --disable-pip-version-check componentize-py==0.25.1 ziglang==0.17.1
 	cd rules/javascript && npm install --no-audit --no-fund --loglevel=error
 
 # Every rule in every language, into rules/target/ (see rules/build.sh).
@@ -31,5 +32,7 @@ bench: build
 lint: setup
 	cargo fmt --all -- --check
 	cd rules && cargo fmt --all -- --check
+	cargo fmt --manifest-path guest-sdk/c/tool/Cargo.toml -- --check
 	cargo clippy --all-targets -- -D warnings
 	cd rules && cargo clippy --release -- -D warnings
+	cargo clippy --locked --manifest-path guest-sdk/c/tool/Cargo.toml -- -D warnings

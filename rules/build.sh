@@ -3,6 +3,7 @@
 #   Rust        target/wasm32-wasip2/release/<name>.wasm   (cargo, this workspace)
 #   Python      target/python/<name>.wasm                  (componentize-py)
 #   JavaScript  target/javascript/<name>.wasm              (jco, QuickJS backend)
+#   C           target/c/<name>.wasm                       (zig cc, then ../guest-sdk/c/tool)
 # Bindings are generated from ../wit at build time. A non-Rust rule is rebuilt only when its
 # sources, its language's helpers or the WIT changed. Toolchains come from `make setup`.
 set -euo pipefail
@@ -39,5 +40,34 @@ for rule in javascript/*/rule.js; do
   if stale "$output" "$dir" ../guest-sdk/javascript "$wit" build.sh; then
     javascript/node_modules/.bin/jco componentize "$PWD/$rule" --bundle --backend quickjs \
       --backend-qjs-disable-async --wit "$wit" --world-name "$world" -o "$output" >/dev/null
+  fi
+done
+
+# C: wasmhook-c (../guest-sdk/c/tool) generates the bindings and makes the component; it is built
+# here for the host, so the explicit --target overrides the wasm32-wasip2 default of .cargo/.
+python3 -m ziglang version >/dev/null 2>&1 || { echo "rules/build.sh: zig (pip ziglang) is missing; run \`make setup\`" >&2; exit 1; }
+host=$(rustc -vV | sed -n 's/^host: //p')
+cargo build --release --locked --quiet --manifest-path ../guest-sdk/c/tool/Cargo.toml \
+  --target "$host" --target-dir target/host-tools
+tool=target/host-tools/$host/release/wasmhook-c
+bindings=target/c/bindings
+mkdir -p target/c/core
+if stale "$bindings/registration_rule.h" "$wit" "$tool" build.sh; then
+  # Into a fresh folder, swapped in whole: an interrupted run never leaves half the files new.
+  rm -rf "$bindings.partial"
+  "$tool" bindings --wit "$wit" --world "$world" --out "$bindings.partial"
+  rm -rf "$bindings" && mv "$bindings.partial" "$bindings"
+fi
+for rule in c/*/; do
+  name=$(name_of "$rule")
+  output=target/c/$name.wasm
+  if stale "$output" "$rule" ../guest-sdk/c/*.[ch] "$bindings" build.sh; then
+    # A reactor: no `main`, the component's export is called once per fresh instance. A 1 MiB
+    # stack (as Rust's) instead of zig's 16 MiB leaves the rest of the memory cap to the heap.
+    python3 -m ziglang cc --target=wasm32-wasi -mexec-model=reactor -O2 -s -Wall -Wextra -Werror \
+      -Wl,-z,stack-size=1048576 -I"$bindings" -I../guest-sdk/c "$rule"*.c ../guest-sdk/c/*.c \
+      "$bindings/registration_rule.c" "$bindings/registration_rule_component_type.o" \
+      -o "target/c/core/$name.wasm"
+    "$tool" component --module "target/c/core/$name.wasm" --out "$output"
   fi
 done

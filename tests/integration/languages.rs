@@ -1,4 +1,4 @@
-//! The same rule written in Rust, Python and JavaScript, held to one decision table
+//! The same rule written in Rust, Python, JavaScript and C, held to one decision table
 //! (`tests/fixtures/decisions/email-domain.json`), through the server and through `wasmhook eval`.
 
 use std::path::PathBuf;
@@ -9,10 +9,11 @@ use serde_json::Value;
 use crate::common::{TestServer, repo_root, rules_target, tenant_toml, write_config};
 
 /// Each language and where its build of `email-domain` lands under `rules/target`.
-const LANGUAGES: [(&str, &str); 3] = [
+const LANGUAGES: [(&str, &str); 4] = [
     ("rust", "wasm32-wasip2/release/email_domain.wasm"),
     ("python", "python/email_domain.wasm"),
     ("javascript", "javascript/email_domain.wasm"),
+    ("c", "c/email_domain.wasm"),
 ];
 
 struct Table {
@@ -121,6 +122,25 @@ fn every_language_passes_the_decision_table_through_eval() {
             let expected = if case.allow { "" } else { table.deny.as_str() };
             assert_eq!(stdout, expected, "{language}: {}", case.name);
         }
+    }
+}
+
+/// Settings without `allowed_domains` are a configuration mistake: every language must fail (so
+/// the route's failure policy answers) rather than allow or deny.
+#[test]
+fn every_language_fails_on_settings_without_allowed_domains() {
+    let request = repo_root().join("tests/fixtures/okta/registration-ssr-oie.json");
+    for (language, _) in LANGUAGES {
+        let output = Command::new(env!("CARGO_BIN_EXE_wasmhook"))
+            .args(["eval", "--rule", &rule_of(language).display().to_string()])
+            .args(["--request", &request.display().to_string()])
+            .args(["--settings", r#"{"allowed_domain": ["example.com"]}"#])
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(!output.status.success(), "{language}: {stderr}");
+        assert!(output.stdout.is_empty(), "{language}: {stderr}");
+        assert!(stderr.contains("failure policy"), "{language}: {stderr}");
     }
 }
 
