@@ -23,8 +23,9 @@ const REQUEST: &str = include_str!("../tests/fixtures/okta/registration-ssr-oie.
 const SETTINGS: &str = r#"{"allowed_domains":["example.com"]}"#;
 
 /// Rule, its build under rules/target, and how many calls to measure.
-const RULES: [(&str, &str, usize); 3] = [
+const RULES: [(&str, &str, usize); 4] = [
     ("Rust", "wasm32-wasip2/release/email_domain.wasm", 20_000),
+    ("C", "c/email_domain.wasm", 20_000),
     (
         "JavaScript (QuickJS)",
         "javascript/email_domain.wasm",

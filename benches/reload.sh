@@ -1,13 +1,14 @@
 #!/usr/bin/env bash
 # Reload latency and cold start. Needs curl, hyperfine (apt-get install hyperfine) and the release
 # build (make build). Run from the repository root:
-#   benches/reload.sh [swaps, default 40] [extra rule.wasm to time cold starts with, e.g. a Python rule]
+#   benches/reload.sh [swaps, default 40] [more rule.wasm files to time cold starts with, e.g. Python and JavaScript rules]
 # Reload latency: a rule file is replaced (rename) and the time until a call is answered by the new
 # version is measured by polling. Cold start: start-up to the first ready answer, with a warm
 # compile cache and with the cache disabled.
 set -euo pipefail
 swaps=${1:-40}
-large=${2:+$(realpath "$2")}
+more=()
+for rule in "${@:2}"; do more+=("$(realpath "$rule")"); done
 port=18095
 rules=$PWD/rules/target/wasm32-wasip2/release
 fixture=$(sed 's/@example.com/@example.org/g' tests/fixtures/okta/registration-ssr-oie.json)
@@ -68,12 +69,12 @@ SH
 chmod +x "$dir/start.sh"
 echo "| cold start (exec -> first ready answer) | warm compile cache | cache disabled |"
 echo "|---|---|---|"
-for rule in "$rules/email_domain.wasm" $large; do
+for rule in "$rules/email_domain.wasm" "${more[@]}"; do
   config "$dir/cache" "$rule" > "$dir/cached.toml"
   config "" "$rule" > "$dir/uncached.toml"
   "$dir/start.sh" "$dir/cached.toml"  # fills the cache
   hyperfine -N -w 1 -r 10 --export-json "$dir/times.json" "$dir/start.sh $dir/cached.toml" "$dir/start.sh $dir/uncached.toml" >/dev/null 2>&1 ||
     hyperfine -w 1 -r 10 --export-json "$dir/times.json" "$dir/start.sh $dir/cached.toml" "$dir/start.sh $dir/uncached.toml" >/dev/null
   read -r cached uncached < <(python3 -c "import json,sys; r=json.load(open('$dir/times.json'))['results']; print(*(f\"{x['mean']*1e3:.0f} ms ± {x['stddev']*1e3:.0f}\" .replace(' ','_') for x in r))")
-  echo "| $(basename "$rule") ($(du -k "$rule" | cut -f1) KB) | ${cached//_/ } | ${uncached//_/ } |"
+  echo "| ${rule#"$PWD/rules/target/"} ($(du -k "$rule" | cut -f1) KB) | ${cached//_/ } | ${uncached//_/ } |"
 done

@@ -31,7 +31,7 @@ report=benches/latest.md
   echo
   echo "## Reload and cold start"
   echo
-  benches/reload.sh 40 rules/target/python/email_domain.wasm
+  benches/reload.sh 40 rules/target/python/email_domain.wasm rules/target/javascript/email_domain.wasm
   echo
   echo "## Noisy neighbour"
   echo
