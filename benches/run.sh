@@ -35,5 +35,5 @@ report=benches/latest.md
   echo
   echo "## Noisy neighbour"
   echo
-  benches/noisy-neighbour.sh "$seconds"
+  SERVER_LOG=/dev/null benches/noisy-neighbour.sh "$seconds"
 } | tee "$report"
