@@ -12,7 +12,7 @@ report=benches/latest.md
   echo "# wasmhook benchmarks"
   echo
   echo "- machine: $(nproc) cores ($(sed -n 's/^model name\s*: //p' /proc/cpuinfo | head -1)), $(awk '/MemTotal/ {printf "%.0f GiB", $2 / 1048576}' /proc/meminfo), Linux $(uname -r)"
-  echo "- commit: $(git rev-parse --short HEAD)$(git diff --quiet || echo ' (with local changes)'), $(date -u +%Y-%m-%d)"
+  echo "- commit: $(git rev-parse --short HEAD)$(git diff --quiet -- . ':!benches/latest.md' || echo ' (with local changes)'), $(date -u +%Y-%m-%d)"
   echo "- command: \`make bench\` (= \`benches/run.sh $seconds\`)"
   echo
   echo "## Isolated evaluation (fresh store and instance per call)"
