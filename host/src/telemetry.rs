@@ -1,6 +1,8 @@
 //! Log output: human-readable lines by default, JSON lines with `--log-format json`, filtered by
 //! `RUST_LOG` (default `info`). Logs go to stderr so that `wasmhook eval` keeps stdout for the answer.
 
+use std::io::IsTerminal;
+
 use tracing_subscriber::EnvFilter;
 
 #[derive(Debug, Clone, Copy, Default, clap::ValueEnum)]
@@ -15,6 +17,8 @@ pub fn init(format: LogFormat, default_level: &str) {
         EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default_level));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
+        // Colours only for a person at a terminal, not escape codes in a journal or a file.
+        .with_ansi(std::io::stderr().is_terminal())
         .with_writer(std::io::stderr);
     let _ = match format {
         LogFormat::Text => builder.try_init(),
