@@ -61,20 +61,16 @@ fn minor_page_faults() -> u64 {
 
 fn main() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap();
-    let cache = wasmhook::config::default_cache_dir();
-    let runtime = Runtime::new(cache.as_deref()).unwrap();
-    // A second engine on the same compile cache: what a restart or a reload pays to load a rule
-    // that the first engine compiled (and cached).
-    let restarted = Runtime::new(cache.as_deref()).unwrap();
+    let runtime = Runtime::new(wasmhook::config::default_cache_dir().as_deref()).unwrap();
     let executor = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .unwrap();
     let limits = Limits::default();
     println!(
-        "| rule (isolated evaluation, fresh instance) | p50 | p99 | parse + request | store + WASI | instantiate | call | release slot | render | of the call: guest start-up | fuel | page faults | load from compile cache |"
+        "| rule (isolated evaluation, fresh instance) | p50 | p99 | parse + request | store + WASI | instantiate | call | release slot | render | of the call: guest start-up | fuel | page faults |"
     );
-    println!("|---|---|---|---|---|---|---|---|---|---|---|---|---|");
+    println!("|---|---|---|---|---|---|---|---|---|---|---|---|");
     // `cargo bench --bench evaluation -- Rust` measures only the rules whose name contains "Rust".
     let only: Vec<String> = std::env::args()
         .skip(1)
@@ -88,9 +84,6 @@ fn main() {
         let rule = runtime
             .load(&path, limits.max_module_bytes)
             .unwrap_or_else(|e| panic!("{e} (build the rules with `make rules`)"));
-        let loading = Instant::now();
-        restarted.load(&path, limits.max_module_bytes).unwrap();
-        let load = loading.elapsed();
         let (mut totals, phases) = executor.block_on(async {
             let mut totals = Vec::with_capacity(calls);
             let mut phases = Phases::default();
@@ -141,7 +134,7 @@ fn main() {
         totals.sort();
         let mean = |d: Duration| micros(d / calls as u32);
         println!(
-            "| {name} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {:.1} | {:.1} ms |",
+            "| {name} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {:.1} |",
             micros(totals[totals.len() / 2]),
             micros(totals[totals.len() * 99 / 100]),
             mean(phases.parse),
@@ -153,7 +146,6 @@ fn main() {
             micros(start_up),
             phases.fuel,
             phases.page_faults as f64 / calls as f64,
-            load.as_secs_f64() * 1e3,
         );
     }
 }
