@@ -3,8 +3,10 @@
 //!
 //! Why a fresh instance per request: a rule sees personal data of the user being registered, and
 //! many tenants share one server, so no guest state may survive from one call to the next. The
-//! pooling allocator with copy-on-write memory images keeps that cheap, and `InstancePre` does the
-//! import resolution once at load time instead of per request.
+//! pooling allocator with copy-on-write memory images keeps that cheap (a used slot has its dirty
+//! pages rewritten in place, so the next instance starts without page faults), and `InstancePre`
+//! does the import resolution once at load time instead of per request. An isolated evaluation of
+//! a small rule takes about 10 µs (`benches/evaluation.rs`).
 //!
 //! Limits on each evaluation:
 //! - **deadline**: the engine's epoch advances every [`EPOCH_TICK`]; at each tick a running guest
