@@ -10,6 +10,8 @@
 //! wasmhook runs twice: with logging off, and with its default `info` level (one line per call,
 //! written to a temporary file).
 
+mod proc_stat;
+
 use std::convert::Infallible;
 use std::net::SocketAddr;
 use std::path::Path;
@@ -111,7 +113,7 @@ fn main() {
         }
         log_level.modify(|filter| *filter = level).unwrap();
         let url = format!("http://{address}/hooks/demo");
-        let cpu_before = cpu_seconds();
+        let cpu_before = proc_stat::cpu_seconds();
         let fixture = root.join("tests/fixtures/okta/registration-ssr-oie.json");
         let output = Command::new("wrk")
             .args([
@@ -128,7 +130,7 @@ fn main() {
             .arg(&fixture)
             .output()
             .expect("wrk runs (apt-get install wrk)");
-        let cpu = cpu_seconds() - cpu_before;
+        let cpu = proc_stat::cpu_seconds() - cpu_before;
         let text = String::from_utf8_lossy(&output.stdout);
         let result = text
             .lines()
@@ -158,21 +160,6 @@ fn main() {
         );
     }
     let _ = std::fs::remove_file(log_file);
-}
-
-/// CPU time (user + system) this process has used so far, in seconds: the servers' cost
-/// independent of how much of the machine wrk and neighbours took.
-fn cpu_seconds() -> f64 {
-    let stat = std::fs::read_to_string("/proc/self/stat").unwrap();
-    let fields: Vec<&str> = stat
-        .rsplit_once(')')
-        .unwrap()
-        .1
-        .split_whitespace()
-        .collect();
-    // utime and stime are the 14th and 15th fields overall, in clock ticks (100 per second).
-    let ticks: f64 = fields[11].parse::<f64>().unwrap() + fields[12].parse::<f64>().unwrap();
-    ticks / 100.0
 }
 
 async fn serve<F, Fut>(handler: F) -> SocketAddr

@@ -8,6 +8,8 @@
 //! into the guest, the rule, its decision lifted back); "guest start-up" is the part of it that
 //! a second call in the same instance does not repeat.
 
+mod proc_stat;
+
 use std::path::Path;
 use std::time::{Duration, Instant};
 
@@ -46,19 +48,6 @@ struct Phases {
     page_faults: u64,
 }
 
-/// Minor page faults taken by this process so far (Linux), to see what touching fresh
-/// copy-on-write memory costs.
-fn minor_page_faults() -> u64 {
-    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
-    // Fields after the parenthesised command name; minflt is the 10th field overall.
-    let fields = stat.rsplit_once(')').map_or("", |(_, rest)| rest);
-    fields
-        .split_whitespace()
-        .nth(7)
-        .and_then(|f| f.parse().ok())
-        .unwrap_or(0)
-}
-
 fn main() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap();
     let runtime = Runtime::new(wasmhook::config::default_cache_dir().as_deref()).unwrap();
@@ -90,7 +79,7 @@ fn main() {
             let mut faults_before = 0;
             for i in 0..calls + calls / 10 {
                 if i == calls / 10 {
-                    faults_before = minor_page_faults();
+                    faults_before = proc_stat::minor_page_faults();
                 }
                 let started = Instant::now();
                 let call = HookCall::parse(REQUEST.as_bytes()).unwrap();
@@ -113,7 +102,7 @@ fn main() {
                 phases.render += rendered - evaluated;
                 phases.fuel = usage.fuel;
             }
-            phases.page_faults = minor_page_faults() - faults_before;
+            phases.page_faults = proc_stat::minor_page_faults() - faults_before;
             (totals, phases)
         });
         // The guest's start-up runs inside its first call: compare with a second call in the

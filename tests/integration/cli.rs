@@ -153,6 +153,22 @@ fn eval_reports_a_failing_rule_on_stderr_and_exits_non_zero() {
 }
 
 #[test]
+fn logs_written_to_a_pipe_carry_no_colour_codes() {
+    // A rule that logs past its budget makes the host warn, through the default text format.
+    let output = eval(
+        "misbehave",
+        &fixture("registration-ssr-oie.json"),
+        Some(r#"{"behaviour":"log-flood"}"#),
+    );
+    let stderr = text(&output.stderr);
+    assert!(stderr.contains("guest log output truncated"), "{stderr}");
+    assert!(
+        !stderr.contains('\x1b'),
+        "escape codes in a piped log: {stderr:?}"
+    );
+}
+
+#[test]
 fn eval_rejects_bad_inputs_with_clear_messages() {
     let ssr = fixture("registration-ssr-oie.json");
     let missing_rule = wasmhook(&[
