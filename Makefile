@@ -24,7 +24,8 @@ quickstart: build
 test: setup
 	cargo test --release --workspace
 
-# Every benchmark, each printing a Markdown table. Needs wrk and hyperfine (apt-get install wrk hyperfine).
+# The benchmark suite: one Markdown report on stdout and in benches/latest.md. Needs wrk and
+# hyperfine (apt-get install wrk hyperfine).
 bench: build
 	@command -v wrk >/dev/null && command -v hyperfine >/dev/null || { echo "bench needs wrk and hyperfine: apt-get install wrk hyperfine" >&2; exit 1; }
 	benches/run.sh
