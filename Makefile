@@ -7,7 +7,9 @@
 setup:
 	rustup target add wasm32-wasip2
 	python3 -m pip install --quiet --disable-pip-version-check componentize-py==0.25.1 ziglang==0.17.1
-	cd rules/javascript && npm install --no-audit --no-fund --loglevel=error
+	# npm ci installs exactly the committed lock file (never rewrites it); skipped while
+	# node_modules is newer than the lock file.
+	cd rules/javascript && { [ node_modules/.package-lock.json -nt package-lock.json ] || npm ci --no-audit --no-fund --loglevel=error; }
 
 # Every rule in every language, into rules/target/ (see rules/build.sh).
 rules: setup
