@@ -86,7 +86,8 @@ fn main() {
                 let flow = call.registration_flow().unwrap();
                 let request = call.registration_request(flow, SETTINGS);
                 let parsed = Instant::now();
-                let (decision, usage) = runtime.evaluate(&rule, &request, &limits).await;
+                let deadline = started + limits.deadline;
+                let (decision, usage) = runtime.evaluate(&rule, &request, &limits, deadline).await;
                 let evaluated = Instant::now();
                 render_registration(decision.unwrap(), flow, limits.max_response_bytes).unwrap();
                 let rendered = Instant::now();

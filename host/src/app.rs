@@ -9,6 +9,7 @@ use arc_swap::ArcSwap;
 use serde_json::{Value, json};
 
 use crate::config::Config;
+use crate::http::connections::{self, ConnectionLimits};
 use crate::metrics::Metrics;
 use crate::runtime::Runtime;
 use crate::tenant::Tenants;
@@ -20,8 +21,12 @@ pub struct App {
     pub metrics: Metrics,
     /// The configuration file, read again on every reload.
     pub config_file: PathBuf,
-    /// The address the server listens on; a reload cannot change it.
-    pub listen: SocketAddr,
+    /// The config file's `listen` as last loaded. A reload cannot move the listener; it warns
+    /// when this value changes.
+    pub(crate) file_listen: Mutex<SocketAddr>,
+    /// How many connections may be open, from the config and the descriptor limit at load
+    /// (a reload cannot change it).
+    pub connection_limits: ConnectionLimits,
     /// Outcome of the latest reload, for `GET /readyz`.
     pub(crate) last_reload: Mutex<Option<ReloadOutcome>>,
     /// Serialises reloads (the watcher, SIGHUP and tests may ask at once).
@@ -44,7 +49,12 @@ impl App {
             tenants: ArcSwap::from_pointee(tenants),
             metrics: Metrics::default(),
             config_file: config.file.clone(),
-            listen: config.listen,
+            file_listen: Mutex::new(config.file_listen),
+            connection_limits: ConnectionLimits::resolve(
+                config.max_connections,
+                config.max_connections_per_client,
+                connections::descriptor_limit(),
+            ),
             last_reload: Mutex::new(None),
             reloading: tokio::sync::Mutex::new(()),
         })

@@ -100,6 +100,7 @@ pub async fn run(command: Command) -> anyhow::Result<()> {
 
 async fn serve(config: &Path, listen: Option<SocketAddr>) -> anyhow::Result<()> {
     let started = Instant::now();
+    crate::http::connections::raise_descriptor_limit();
     let config = Config::load(config, listen)?;
     let app = Arc::new(App::load(&config)?);
     crate::reload::spawn(app.clone(), &config)?;
@@ -109,6 +110,7 @@ async fn serve(config: &Path, listen: Option<SocketAddr>) -> anyhow::Result<()> 
     tracing::info!(
         address = %listener.local_addr()?,
         tenants = app.tenants().len(),
+        max_connections = app.connection_limits.total,
         startup_ms = started.elapsed().as_millis() as u64,
         "wasmhook listening"
     );
@@ -136,7 +138,7 @@ async fn shutdown_signal() {
 }
 
 async fn eval(args: EvalArgs) -> anyhow::Result<()> {
-    let runtime = Runtime::new(crate::config::default_cache_dir().as_deref())?;
+    let runtime = Runtime::new(crate::config::default_cache_dir().as_deref())?.with_precise_fuel();
     let rule = runtime.load(&args.rule, Limits::default().max_module_bytes)?;
     let body = read_request(&args.request)?;
     let settings = read_settings(args.settings.as_deref())?;
@@ -160,11 +162,17 @@ async fn eval(args: EvalArgs) -> anyhow::Result<()> {
             None,
         );
     };
+    let deadline = Instant::now() + limits.deadline;
     let (answer, usage) =
-        crate::hook::evaluate(&runtime, &rule, &settings, &limits, &call, flow).await;
+        crate::hook::evaluate(&runtime, &rule, &settings, &limits, &call, flow, deadline).await;
     let usage = format!(
-        "in {:.2} ms, fuel {}",
+        "in {:.2} ms, fuel {}{}",
         usage.elapsed.as_secs_f64() * 1e3,
+        if usage.stopped_by_deadline {
+            "at least "
+        } else {
+            ""
+        },
         usage.fuel
     );
     match answer {

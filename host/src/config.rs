@@ -17,6 +17,8 @@ use crate::okta::response::MAX_RESPONSE_BYTES;
 use crate::okta::{FailurePolicy, PROGRESSIVE_PROFILE, REGISTRATION, SELF_SERVICE_REGISTRATION};
 use crate::runtime::{Limits, MAX_CONCURRENT_EVALUATIONS};
 
+mod toml_error;
+
 /// Where the server listens when neither the config nor `--listen` says.
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
 /// Okta waits 3 s for an answer; a rule deadline beyond that could never be met in time.
@@ -40,11 +42,18 @@ pub struct ConfigError {
 pub struct Config {
     /// The file it was read from (for messages).
     pub file: PathBuf,
+    /// Where to listen: `--listen` if given, else the file's `listen`.
     pub listen: SocketAddr,
+    /// The file's own `listen`, so a reload can tell whether it changed.
+    pub file_listen: SocketAddr,
     /// Where compiled rules are cached across restarts; `None` disables the cache.
     pub cache_dir: Option<PathBuf>,
     /// Whether to reload when the config or a rule file changes (SIGHUP reloads either way).
     pub watch: bool,
+    /// Most connections open at once; `None`: as many as the descriptor limit allows.
+    pub max_connections: Option<usize>,
+    /// Most connections open at once from one client address; `None`: `max_connections`.
+    pub max_connections_per_client: Option<usize>,
     pub tenants: Vec<TenantConfig>,
     /// Tenants whose definition is invalid, with the reason (only from [`Config::load_lenient`]).
     pub invalid_tenants: Vec<(String, ConfigError)>,
@@ -91,7 +100,7 @@ pub struct BearerConfig {
 #[derive(Debug, Clone)]
 pub enum JwksSource {
     /// Fetched (and cached); e.g. `https://acme.okta.com/oauth2/default/v1/keys`.
-    Url(String),
+    Url(url::Url),
     /// Read when the configuration loads.
     File(PathBuf),
 }
@@ -155,8 +164,11 @@ impl Config {
         };
         let text = std::fs::read_to_string(file)
             .map_err(|e| error(String::new(), format!("cannot read the file: {e}")))?;
-        let raw: raw::File = toml::from_str(&text)
-            .map_err(|e| error(String::new(), e.to_string().trim_end().to_owned()))?;
+        // Never the parser's own text: it quotes the offending line, which may hold a secret.
+        let raw: raw::File = toml::from_str(&text).map_err(|e| {
+            let (location, message) = toml_error::describe(&text, &e);
+            error(location, message)
+        })?;
         let base = file.parent().unwrap_or(Path::new("."));
         let defaults = raw
             .limits
@@ -175,6 +187,14 @@ impl Config {
                 }
             }
         }
+        for (key, value) in [
+            ("max_connections", raw.max_connections),
+            ("max_connections_per_client", raw.max_connections_per_client),
+        ] {
+            if value == Some(0) {
+                return Err(error(format!("{key}: "), "must be at least 1".into()));
+            }
+        }
         let cache_dir = match raw.cache_dir {
             Some(dir) if dir.is_empty() => None,
             Some(dir) => Some(base.join(dir)),
@@ -183,8 +203,11 @@ impl Config {
         Ok(Config {
             file: file.to_owned(),
             listen: listen.unwrap_or(raw.listen),
+            file_listen: raw.listen,
             cache_dir,
             watch: raw.watch,
+            max_connections: raw.max_connections,
+            max_connections_per_client: raw.max_connections_per_client,
             tenants,
             invalid_tenants,
         })
@@ -216,6 +239,8 @@ mod raw {
         pub cache_dir: Option<String>,
         #[serde(default = "yes")]
         pub watch: bool,
+        pub max_connections: Option<usize>,
+        pub max_connections_per_client: Option<usize>,
         #[serde(default)]
         pub limits: LimitsTable,
         #[serde(default)]
@@ -433,22 +458,34 @@ impl raw::Auth {
     }
 }
 
-/// A JWKS URL must use HTTPS; plain HTTP is accepted on the loopback interface only.
-fn validate_jwks_url(url: String) -> Result<String, Invalid> {
-    let loopback = [
-        "http://127.0.0.1:",
-        "http://127.0.0.1/",
-        "http://localhost:",
-        "http://localhost/",
-        "http://[::1]:",
-    ];
-    if url.starts_with("https://") || loopback.iter().any(|prefix| url.starts_with(prefix)) {
-        return Ok(url);
+/// A JWKS URL must use HTTPS; plain HTTP is accepted only when the URL's *host* is a loopback
+/// address or `localhost`. Parsed with a real URL parser, so that `http://127.0.0.1:1@evil/`
+/// (user `127.0.0.1`, host `evil`) is seen for what it is; credentials in the URL are refused
+/// outright (they would be sent in clear to whatever the host is, and end up in logs).
+fn validate_jwks_url(text: String) -> Result<url::Url, Invalid> {
+    let invalid = |message: String| ("auth.jwks_url".to_owned(), message);
+    // The URL is not repeated in messages: it may hold credentials.
+    let url = url::Url::parse(&text).map_err(|e| invalid(format!("is not a valid URL: {e}")))?;
+    if !url.username().is_empty() || url.password().is_some() {
+        return Err(invalid(
+            "must not carry credentials (`user:password@` before the host)".into(),
+        ));
     }
-    Err((
-        "auth.jwks_url".into(),
-        format!("`{url}` must be an https:// URL"),
-    ))
+    let loopback = match url.host() {
+        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+        Some(url::Host::Domain(name)) => name.eq_ignore_ascii_case("localhost"),
+        None => return Err(invalid("has no host".into())),
+    };
+    match url.scheme() {
+        "https" => Ok(url),
+        "http" if loopback => Ok(url),
+        "http" => Err(invalid(
+            "must be an https:// URL (plain http:// only for a loopback host: 127.0.0.1, [::1], localhost)"
+                .into(),
+        )),
+        _ => Err(invalid("must be an https:// URL".into())),
+    }
 }
 
 fn validate_header_secret(
@@ -478,6 +515,15 @@ fn validate_header_secret(
         .any(|s| s.is_empty() || HeaderValue::from_str(s).is_err())
     {
         let message = "a secret must be a non-empty, printable header value";
+        return Err(("auth.secrets".into(), message.into()));
+    }
+    // HTTP strips white space around a header value, so such a secret could never match.
+    if secrets
+        .iter()
+        .any(|s| s.starts_with([' ', '\t']) || s.ends_with([' ', '\t']))
+    {
+        let message = "a secret must not start or end with white space (HTTP strips it from \
+                       header values, so the secret could never match)";
         return Err(("auth.secrets".into(), message.into()));
     }
     Ok(HeaderSecretConfig { header, secrets })
@@ -575,14 +621,14 @@ mod tests {
         };
         assert_eq!(auth.leeway_seconds, 5);
         assert_eq!(auth.jwks_min_refresh, Duration::from_secs(30));
-        assert!(matches!(&auth.jwks, JwksSource::Url(url) if url.ends_with("/v1/keys")));
+        assert!(matches!(&auth.jwks, JwksSource::Url(url) if url.path().ends_with("/v1/keys")));
         for (edit, expected) in [
             (
                 (
                     "https://acme.okta.com/oauth2/default/v1/keys",
                     "http://acme.okta.com/keys",
                 ),
-                "auth.jwks_url: `http://acme.okta.com/keys` must be an https:// URL",
+                "auth.jwks_url: must be an https:// URL",
             ),
             (
                 ("jwks_url", "jwks_file = \"keys.json\"\njwks_url"),
@@ -603,11 +649,101 @@ mod tests {
                 "{message}"
             );
         }
-        let loopback = bearer.replace(
-            "https://acme.okta.com/oauth2/default/v1/keys",
+        let url = "https://acme.okta.com/oauth2/default/v1/keys";
+        for loopback in [
             "http://127.0.0.1:9/keys",
-        );
-        assert!(load(&loopback).is_ok(), "plain HTTP is allowed on loopback");
+            "http://localhost/keys",
+            "http://[::1]:8000/keys",
+            "http://127.8.0.1/keys",
+        ] {
+            let config = load(&bearer.replace(url, loopback));
+            assert!(config.is_ok(), "plain HTTP is allowed for {loopback}");
+        }
+    }
+
+    #[test]
+    fn a_jwks_url_is_judged_by_its_real_host_and_carries_no_credentials() {
+        let bearer = |url: &str| {
+            format!(
+                "[tenants.acme.auth]\ntype = \"oauth2-bearer\"\nissuer = \"https://i\"\n\
+                 audience = \"a\"\njwks_url = \"{url}\"\n"
+            )
+        };
+        for (url, expected) in [
+            // The text before `@` is userinfo: the host is 192.0.2.2, in clear.
+            (
+                "http://127.0.0.1:1@192.0.2.2:8000/keys",
+                "must not carry credentials",
+            ),
+            (
+                "https://user:hunter2@acme.okta.com/keys",
+                "must not carry credentials",
+            ),
+            (
+                "https://user@acme.okta.com/keys",
+                "must not carry credentials",
+            ),
+            (
+                "http://localhost.evil.example/keys",
+                "must be an https:// URL",
+            ),
+            (
+                "http://127.0.0.1.evil.example/keys",
+                "must be an https:// URL",
+            ),
+            ("http://[::ffff:192.0.2.2]/keys", "must be an https:// URL"),
+            ("ftp://127.0.0.1/keys", "must be an https:// URL"),
+            ("/v1/keys", "is not a valid URL"),
+        ] {
+            let message = message(&bearer(url));
+            assert!(
+                message.contains(&format!("tenant `acme`: auth.jwks_url: {expected}")),
+                "{url}: {message}"
+            );
+            assert!(!message.contains("hunter2"), "{message}");
+        }
+    }
+
+    #[test]
+    fn a_secret_with_surrounding_white_space_is_refused() {
+        for secret in [" Basic x", "Basic x ", "Basic x\t"] {
+            let toml = TENANT.replace("Basic YWRtaW46c3VwZXJzZWNyZXQ=", secret);
+            let message = message(&toml);
+            assert!(
+                message.contains(
+                    "tenant `demo`: auth.secrets: a secret must not start or end with white space"
+                ),
+                "{secret:?}: {message}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_file_that_does_not_parse_is_located_without_quoting_a_secret() {
+        for (toml, location) in [
+            (
+                TENANT.replace(
+                    "secrets = [\"Basic YWRtaW46c3VwZXJzZWNyZXQ=\"]",
+                    "secrets = \"Basic c2VjcmV0\"",
+                ),
+                // `auth` is an internally tagged table: the parser places the error on it.
+                "line 2, column 9: tenant `demo`: auth: invalid type: a string, expected a sequence",
+            ),
+            (
+                TENANT.replace(
+                    "[\"Basic YWRtaW46c3VwZXJzZWNyZXQ=\"]",
+                    "[\"Basic b2xk\" \"Basic c2VjcmV0\"]",
+                ),
+                "line 5, column 33: tenant `demo`: auth.secrets: missing comma",
+            ),
+        ] {
+            let message = message(&toml);
+            assert!(message.contains(location), "{message}");
+            for leak in ["c2VjcmV0", "b2xk", "Basic"] {
+                assert!(!message.contains(leak), "leaks `{leak}`: {message}");
+            }
+            assert!(!message.contains('\n'), "one line: {message:?}");
+        }
     }
 
     fn message(toml: &str) -> String {

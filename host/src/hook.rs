@@ -36,11 +36,15 @@ pub async fn answer(
         }
         Ok((route, flow)) => {
             span.record("rule", route.rule_name.as_str());
-            let outcome = match tenant.evaluations.try_acquire() {
-                Err(_) => Err(RuleFailure::Concurrency(
-                    "all of the tenant's evaluations are busy",
+            // The deadline bounds the whole call: waiting for the tenant's turn and for pool
+            // slots counts against it, so the answer is never later than the route allows.
+            let deadline = started + route.limits.deadline;
+            let permit = tokio::time::timeout_at(deadline.into(), tenant.evaluations.acquire());
+            let outcome = match permit.await {
+                Err(_) | Ok(Err(_)) => Err(RuleFailure::Concurrency(
+                    "the tenant's evaluations stayed busy until the deadline",
                 )),
-                Ok(_permit) => {
+                Ok(Ok(_permit)) => {
                     let (outcome, usage) = evaluate(
                         runtime,
                         &route.rule,
@@ -48,9 +52,12 @@ pub async fn answer(
                         &route.limits,
                         &call,
                         flow,
+                        deadline,
                     )
                     .await;
-                    span.record("fuel", usage.fuel);
+                    if !usage.stopped_by_deadline {
+                        span.record("fuel", usage.fuel);
+                    }
                     outcome
                 }
             };
@@ -66,8 +73,8 @@ pub async fn answer(
     Ok(answer)
 }
 
-/// Runs a registration `rule` on `call` and renders its decision as Okta's answer; also returns
-/// what the evaluation consumed.
+/// Runs a registration `rule` on `call` and renders its decision as Okta's answer by
+/// `deadline`; also returns what the evaluation consumed.
 pub async fn evaluate(
     runtime: &Runtime,
     rule: &CompiledRule,
@@ -75,9 +82,10 @@ pub async fn evaluate(
     limits: &Limits,
     call: &HookCall,
     flow: Flow,
+    deadline: Instant,
 ) -> (Result<Answer, RuleFailure>, Usage) {
     let request = call.registration_request(flow, settings);
-    let (decision, usage) = runtime.evaluate(rule, &request, limits).await;
+    let (decision, usage) = runtime.evaluate(rule, &request, limits, deadline).await;
     let answer = decision.and_then(|d| render_registration(d, flow, limits.max_response_bytes));
     (answer, usage)
 }

@@ -5,11 +5,13 @@
 //! The order of checks on a hook call is fixed and cheap-first: path, method, tenant, credentials,
 //! then the body (so an unauthenticated caller never gets a body read), then the rule.
 
+pub mod connections;
 mod reply;
 
 use std::convert::Infallible;
 use std::future::Future;
 use std::sync::Arc;
+use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use http::{Method, Request, Response, StatusCode, header};
@@ -18,12 +20,12 @@ use hyper::body::Incoming;
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioIo, TokioTimer};
-use hyper_util::server::graceful::GracefulShutdown;
 use tokio::net::TcpListener;
 use tracing::{Instrument, field};
 
 use crate::app::App;
 use crate::hook;
+use connections::Connections;
 use reply::{Body, Rejection, json_response};
 
 /// Largest request body accepted. Okta documents no request limit; hook payloads are a few KB.
@@ -36,42 +38,97 @@ const DRAIN_TIMEOUT: Duration = Duration::from_secs(10);
 /// Serves `app` on `listener` until `shutdown` completes, then stops accepting and lets requests
 /// in flight finish (for up to ten seconds).
 pub async fn serve(listener: TcpListener, app: Arc<App>, shutdown: impl Future<Output = ()>) {
-    let graceful = GracefulShutdown::new();
+    let connections = Connections::new(app.connection_limits);
     let mut builder = http1::Builder::new();
     builder
         .timer(TokioTimer::new())
         .header_read_timeout(READ_TIMEOUT);
+    let mut accept_errors = AcceptBackoff::default();
     tokio::pin!(shutdown);
     loop {
-        let (stream, _peer) = tokio::select! {
+        let (stream, peer) = tokio::select! {
             accepted = listener.accept() => match accepted {
                 Ok(accepted) => accepted,
                 Err(error) => {
                     // Typically out of file descriptors: back off instead of spinning.
-                    tracing::warn!(%error, "accept failed");
-                    tokio::time::sleep(Duration::from_millis(100)).await;
+                    accept_errors.wait(&error).await;
                     continue;
                 }
             },
             () = &mut shutdown => break,
         };
+        accept_errors.reset();
+        let admitted = match connections.admit(peer.ip()) {
+            Ok(admitted) => admitted,
+            Err(refused) => {
+                tracing::debug!(client = %peer.ip(), ?refused, "connection refused: every connection is busy");
+                app.metrics.connection_refused();
+                continue;
+            }
+        };
+        let busy = admitted.busy.clone();
         let app = app.clone();
         let service = service_fn(move |request| {
             let app = app.clone();
-            async move { Ok::<_, Infallible>(handle(&app, request).await) }
+            let busy = busy.clone();
+            async move {
+                busy.store(true, Ordering::Release);
+                let response = handle(&app, request).await;
+                busy.store(false, Ordering::Release);
+                Ok::<_, Infallible>(response)
+            }
         });
-        let connection = graceful.watch(builder.serve_connection(TokioIo::new(stream), service));
+        let connection = builder.serve_connection(TokioIo::new(stream), service);
         tokio::spawn(async move {
-            if let Err(error) = connection.await {
+            tokio::pin!(connection);
+            let ended = tokio::select! {
+                ended = connection.as_mut() => ended,
+                () = admitted.close.notified() => {
+                    connection.as_mut().graceful_shutdown();
+                    connection.await
+                }
+            };
+            if let Err(error) = ended {
                 tracing::debug!(%error, "connection ended with an error");
             }
+            drop(admitted);
         });
     }
     drop(listener);
     tracing::info!("shutting down: waiting for requests in flight");
     tokio::select! {
-        () = graceful.shutdown() => tracing::info!("all connections closed"),
+        () = connections.drain() => tracing::info!("all connections closed"),
         () = tokio::time::sleep(DRAIN_TIMEOUT) => tracing::warn!("drain timed out; closing remaining connections"),
+    }
+}
+
+/// Waits after a failed `accept` (out of file descriptors, typically), twice as long each time
+/// up to a second, and logs the first failure and then at most one line a second.
+#[derive(Default)]
+struct AcceptBackoff {
+    delay: Duration,
+    failures: u64,
+    logged_at: Option<Instant>,
+}
+
+impl AcceptBackoff {
+    async fn wait(&mut self, error: &std::io::Error) {
+        self.failures += 1;
+        if self
+            .logged_at
+            .is_none_or(|at| at.elapsed() >= Duration::from_secs(1))
+        {
+            tracing::warn!(%error, failures = self.failures, "accept failed; backing off");
+            self.logged_at = Some(Instant::now());
+        }
+        self.delay = (self.delay * 2).clamp(Duration::from_millis(5), Duration::from_secs(1));
+        tokio::time::sleep(self.delay).await;
+    }
+
+    fn reset(&mut self) {
+        if self.failures > 0 {
+            *self = AcceptBackoff::default();
+        }
     }
 }
 

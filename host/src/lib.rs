@@ -17,7 +17,7 @@
 //!   (deadline, memory cap, empty WASI context, guest logging).
 //!
 //! Around them: [`config`] (TOML, validated at load), [`reload`] (file watching, rebuild and
-//! atomic swap), [`app`] (shared state),
+//! atomic swap), [`app`] (shared state), [`untrusted`] (guest text escaped and capped for logs),
 //! [`metrics`] (Prometheus), [`telemetry`] (tracing output) and [`cli`] (`serve`, `eval`, `check`).
 
 pub mod app;
@@ -32,3 +32,4 @@ pub mod routing;
 pub mod runtime;
 pub mod telemetry;
 pub mod tenant;
+pub mod untrusted;

@@ -52,6 +52,7 @@ pub struct Metrics {
     reloads: Family<OutcomeLabels, Counter>,
     auth_failures: Family<AuthLabels, Counter>,
     evaluation_seconds: Family<TenantLabels, Histogram>,
+    connections_refused: Counter,
 }
 
 impl Default for Metrics {
@@ -101,8 +102,15 @@ impl Default for Metrics {
             "Time from a parsed hook call to its answer",
             evaluation_seconds.clone(),
         );
+        let connections_refused = Counter::default();
+        registry.register(
+            "connections_refused",
+            "Connections closed at once because every open connection was busy",
+            connections_refused.clone(),
+        );
         Metrics {
             registry,
+            connections_refused,
             responses,
             answers,
             rule_failures,
@@ -151,6 +159,10 @@ impl Metrics {
             reason,
         };
         self.auth_failures.get_or_create(&labels).inc();
+    }
+
+    pub fn connection_refused(&self) {
+        self.connections_refused.inc();
     }
 
     pub fn unrouted(&self, tenant: &str) {

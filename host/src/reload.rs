@@ -46,9 +46,12 @@ pub async fn reload(app: &Arc<App>) -> Result<Config, ConfigError> {
 
     let outcome = match built {
         Ok((config, tenants)) => {
-            if config.listen != app.listen {
-                tracing::warn!(listen = %config.listen, "a new listen address takes effect at restart");
+            let mut file_listen = app.file_listen.lock().unwrap_or_else(|e| e.into_inner());
+            if config.file_listen != *file_listen {
+                tracing::warn!(listen = %config.file_listen, "a new listen address takes effect at restart");
+                *file_listen = config.file_listen;
             }
+            drop(file_listen);
             for (tenant, error) in &tenants.errors {
                 tracing::error!(tenant, %error, "tenant failed to load; its previous version (if any) keeps serving");
             }

@@ -8,6 +8,7 @@
 use crate::okta::{HookCall, REGISTRATION, SELF_SERVICE_REGISTRATION};
 use crate::runtime::Flow;
 use crate::tenant::Route;
+use crate::untrusted::GuestText;
 
 pub struct RouteTable {
     routes: Vec<Route>,
@@ -16,8 +17,11 @@ pub struct RouteTable {
 /// Why a call has no rule to answer it. The caller answers with the hook type's failure policy.
 #[derive(Debug, PartialEq, Eq, thiserror::Error)]
 pub enum Unrouted {
+    /// The request type as sent, escaped (it reaches the log).
     #[error("unknown registration requestType `{0}`")]
-    UnknownRequestType(String),
+    UnknownRequestType(GuestText),
+    #[error("the registration requestType is not a string")]
+    MalformedRequestType,
     #[error("no route for this eventType and requestType")]
     NoRoute,
 }
@@ -37,10 +41,10 @@ impl RouteTable {
         let flow = call
             .registration_flow()
             .ok_or_else(|| match &call.envelope.request_type {
-                Some(other) if event_type == REGISTRATION => {
-                    Unrouted::UnknownRequestType(other.clone())
-                }
-                _ => Unrouted::NoRoute,
+                _ if event_type != REGISTRATION => Unrouted::NoRoute,
+                _ if call.request_type_malformed => Unrouted::MalformedRequestType,
+                Some(other) => Unrouted::UnknownRequestType(GuestText::new(other, 64)),
+                None => Unrouted::NoRoute,
             })?;
         let request_type = call
             .envelope

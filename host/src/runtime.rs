@@ -15,13 +15,23 @@
 //! - **memory**: a per-store [`ResourceLimiter`](wasmtime::ResourceLimiter) caps linear memory.
 //! - **fuel** (optional): a deterministic instruction budget. Fuel is always metered, so `eval`
 //!   can tell an author what a rule costs; a route without a budget gets an unlimited one.
-//! - **log budget**: guest log output per request is capped (see `runtime/sandbox.rs`).
+//! - **log budget**: guest log output per request is capped (see `runtime/sandbox.rs`), guest
+//!   text in the failure line included.
+//! - **data from the guest**: what a rule returns (or passes to a host call) is copied into
+//!   host memory only up to [`HOSTCALL_BYTES_PER_ANSWER_BYTE`] times the route's answer limit
+//!   (wasmtime's hostcall fuel); beyond it the call fails as `oversize`, before anything is
+//!   copied. A rule returning a million commands costs the host a bounded amount of memory.
+//! - **host calls**: random bytes per call and host resources per instance are capped, so no
+//!   host call runs long or allocates much on a guest's behalf.
 //! - **module size**: checked when a rule file is loaded.
-//! - **concurrency**: at most [`MAX_CONCURRENT_EVALUATIONS`] evaluations at once in the process
-//!   (the pooling allocator's capacity); tenants have lower limits of their own.
+//! - **concurrency**: the instance pool has [`pool::SLOTS`] slots; a rule's instance takes as
+//!   many as its core instances, memories and tables need (see `runtime/pool.rs`). A call waits
+//!   for free slots until its deadline, then fails as `concurrency`.
 
 mod bindings;
+mod pool;
 mod sandbox;
+mod stderr;
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -32,32 +42,36 @@ use sha2::{Digest, Sha256};
 use tokio::sync::Semaphore;
 use wasmtime::component::{Component, Linker};
 use wasmtime::{
-    Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig, Store, Trap,
+    Config, Engine, InstanceAllocationStrategy, PoolConcurrencyLimitError, Store, Trap,
     UpdateDeadline,
 };
 
+use crate::untrusted::GuestText;
 use bindings::RegistrationRulePre;
 pub use bindings::{
     Attribute, Command, Decision, Envelope, ErrorCause, ExistingUser, Flow, HookError,
     RegistrationRequest, RequestContext,
 };
+pub use pool::Footprint;
+pub use sandbox::LOG_LINE_COST;
 use sandbox::Sandbox;
 
 /// How often the engine's epoch advances: the granularity of deadlines and of guest yields.
 pub const EPOCH_TICK: Duration = Duration::from_millis(1);
 
-/// Memory (and table) bytes a pooled slot keeps resident between instances, when dirty pages can
-/// be found cheaply: more than a Rust, C or JavaScript rule dirties in a call (measured: no page
-/// faults), while wasmtime's 100 warm slots at most hold 100 MiB this way.
-const KEEP_RESIDENT_BYTES: usize = 1 << 20;
+/// Evaluations that may run at once in the process: one per slot of the instance pool.
+pub const MAX_CONCURRENT_EVALUATIONS: usize = pool::SLOTS as usize;
 
-/// Evaluations that may run at once in the process: the pooling allocator's instance slots.
-pub const MAX_CONCURRENT_EVALUATIONS: usize = 1000;
+/// Bytes a guest may hand the host in one crossing (its decision, or one host call), per byte of
+/// the route's answer limit. Lifted, an attribute of a few bytes takes 48 bytes of host memory,
+/// so a decision whose answer fits 256 KB may need a few MB; sixteen times leaves room for that.
+pub const HOSTCALL_BYTES_PER_ANSWER_BYTE: usize = 16;
 
 /// Resource limits for one evaluation of a route's rule.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Limits {
-    /// Wall-clock time the guest may run, from instantiation to its answer.
+    /// Wall-clock time for the whole evaluation, from the call's arrival to its answer: waiting
+    /// for an instance slot, instantiation and the guest's run.
     pub deadline: Duration,
     /// Largest linear memory the guest may grow to.
     pub max_memory_bytes: usize,
@@ -88,8 +102,11 @@ impl Default for Limits {
 /// What an evaluation consumed, whatever its outcome.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Usage {
-    /// Wasmtime fuel (roughly, WebAssembly instructions) spent, instantiation included.
+    /// Wasmtime fuel (roughly, WebAssembly instructions) spent, instantiation included. A rule
+    /// stopped by its deadline spent at least this much (see [`Runtime::with_precise_fuel`]).
     pub fuel: u64,
+    /// Whether the deadline stopped the rule, so that `fuel` is a lower bound.
+    pub stopped_by_deadline: bool,
     /// Wall-clock time from store creation to the outcome.
     pub elapsed: Duration,
     /// Part of `elapsed` spent creating the store and its WASI context.
@@ -113,14 +130,20 @@ pub enum RuleFailure {
     Fuel(u64),
     #[error("concurrency limit reached: {0}")]
     Concurrency(&'static str),
+    /// The trap and what the guest wrote to stderr, escaped (stderr capped by the log budget).
     #[error("trapped: {0}")]
     Trap(String),
+    /// The rule's `err` message, escaped and capped by the call's log budget.
     #[error("the rule could not decide: {0}")]
-    RuleError(String),
+    RuleError(GuestText),
     #[error("invalid decision: {0}")]
     InvalidDecision(String),
-    #[error("the answer is {size} bytes; the limit is {limit} (Okta accepts less than 256 KB)")]
+    #[error(
+        "the answer is at least {size} bytes; the limit is {limit} (Okta accepts less than 256 KB)"
+    )]
     Oversize { size: usize, limit: usize },
+    #[error("the rule handed the host more than {0} bytes at once (16 times the answer limit)")]
+    TooMuchData(usize),
 }
 
 impl RuleFailure {
@@ -134,7 +157,7 @@ impl RuleFailure {
             RuleFailure::Trap(_) => "trap",
             RuleFailure::RuleError(_) => "rule_error",
             RuleFailure::InvalidDecision(_) => "invalid_output",
-            RuleFailure::Oversize { .. } => "oversize",
+            RuleFailure::Oversize { .. } | RuleFailure::TooMuchData(_) => "oversize",
         }
     }
 }
@@ -164,6 +187,11 @@ pub enum LoadError {
 pub struct CompiledRule {
     /// Hex sha256 of the module bytes: the rule's identity.
     pub sha256: String,
+    /// What one instance takes from the pool.
+    pub footprint: Footprint,
+    /// Pool slots (permits of [`Runtime::slots`]) one evaluation takes.
+    slots: u32,
+    /// Type-checked against the registration world at load.
     pre: RegistrationRulePre<Sandbox>,
 }
 
@@ -174,10 +202,16 @@ pub struct Runtime {
     linker: Arc<Linker<Sandbox>>,
     /// Compiled rules by content hash, so identical modules are compiled and held once.
     compiled: Arc<Mutex<HashMap<String, Weak<CompiledRule>>>>,
-    /// Free instance slots: taking one before instantiating turns pool exhaustion into a
-    /// clear `concurrency` failure instead of an instantiation error.
+    /// Free pool slots: taking a rule's slots before instantiating it means the pool itself
+    /// never runs out, and a burst waits for slots instead of failing.
     slots: Arc<Semaphore>,
+    /// Whether fuel is synchronised often enough to be known after a deadline (see
+    /// [`Runtime::with_precise_fuel`]).
+    precise_fuel: bool,
 }
+
+/// With precise fuel, the guest hands its fuel count back to the host every this many units.
+const PRECISE_FUEL_INTERVAL: u64 = 100_000;
 
 #[derive(Debug, thiserror::Error)]
 #[error("deadline exceeded")]
@@ -202,17 +236,7 @@ impl Runtime {
         config.consume_fuel(true);
         // Pooling: instance slots are reserved up front and reused, and linear memories start
         // from copy-on-write images, so a fresh instance per request costs microseconds.
-        let mut pool = PoolingAllocationConfig::new();
-        pool.total_component_instances(MAX_CONCURRENT_EVALUATIONS as u32);
-        // Reset a used slot by rewriting only its dirty pages, found with the PAGEMAP_SCAN ioctl
-        // (Linux 6.7+), instead of discarding them with madvise: the next instance then starts
-        // without page faults or TLB shootdowns. Halves an evaluation of a small rule.
-        if PoolingAllocationConfig::is_pagemap_scan_available() {
-            pool.pagemap_scan(wasmtime::Enabled::Yes);
-            pool.linear_memory_keep_resident(KEEP_RESIDENT_BYTES);
-            pool.table_keep_resident(KEEP_RESIDENT_BYTES);
-        }
-        config.allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
+        config.allocation_strategy(InstanceAllocationStrategy::Pooling(pool::config()));
         let engine = Engine::new(&config)?;
 
         let mut linker = Linker::new(&engine);
@@ -234,8 +258,19 @@ impl Runtime {
             engine,
             linker: Arc::new(linker),
             compiled: Default::default(),
-            slots: Arc::new(Semaphore::new(MAX_CONCURRENT_EVALUATIONS)),
+            slots: Arc::new(Semaphore::new(pool::SLOTS as usize)),
+            precise_fuel: false,
         })
+    }
+
+    /// Keeps fuel accurate (to [`PRECISE_FUEL_INTERVAL`]) even for a rule stopped by its
+    /// deadline, for `wasmhook eval`. Compiled code keeps its fuel count in a register and
+    /// writes it back only when it calls out, so a rule looping until its deadline would
+    /// otherwise report only the fuel it had used before the loop. Costs a call out per
+    /// interval, which the server does not pay.
+    pub fn with_precise_fuel(mut self) -> Self {
+        self.precise_fuel = true;
+        self
     }
 
     /// Loads a rule file of at most `max_bytes`: reads it, and compiles and pre-instantiates it
@@ -269,8 +304,15 @@ impl Runtime {
         };
         let pre = self.linker.instantiate_pre(&component).map_err(contract)?;
         let pre = RegistrationRulePre::new(pre).map_err(contract)?;
+        let footprint =
+            Footprint::of(&component, &bytes).map_err(|message| LoadError::Compile {
+                path: path.to_owned(),
+                message,
+            })?;
         let rule = Arc::new(CompiledRule {
             sha256: sha256.clone(),
+            footprint,
+            slots: footprint.slots(),
             pre,
         });
         let mut compiled = self.compiled.lock().unwrap_or_else(|e| e.into_inner());
@@ -291,9 +333,15 @@ impl Runtime {
             Sandbox::new(limits.max_memory_bytes, limits.max_log_bytes),
         );
         store.limiter(|sandbox| sandbox);
+        store.set_hostcall_fuel(limits.max_response_bytes * HOSTCALL_BYTES_PER_ANSWER_BYTE);
         store
             .set_fuel(limits.fuel.unwrap_or(u64::MAX))
             .expect("fuel is enabled on the engine");
+        if self.precise_fuel {
+            store
+                .fuel_async_yield_interval(Some(PRECISE_FUEL_INTERVAL))
+                .expect("fuel is enabled on the engine");
+        }
         store.set_epoch_deadline(1);
         store.epoch_deadline_callback(move |_| {
             if Instant::now() >= deadline {
@@ -309,19 +357,23 @@ impl Runtime {
         store
     }
 
-    /// Runs `rule` on `request` in a fresh instance under `limits`.
+    /// Runs `rule` on `request` in a fresh instance under `limits`, answering by `deadline`
+    /// (waiting for pool slots counts against it).
     pub async fn evaluate(
         &self,
         rule: &CompiledRule,
         request: &RegistrationRequest,
         limits: &Limits,
+        deadline: Instant,
     ) -> (Result<Decision, RuleFailure>, Usage) {
         let started = Instant::now();
-        let Ok(_slot) = self.slots.try_acquire() else {
-            let failure = RuleFailure::Concurrency("every instance slot of the server is busy");
+        let slots = tokio::time::timeout_at(deadline.into(), self.slots.acquire_many(rule.slots));
+        let Ok(Ok(_slots)) = slots.await else {
+            let failure =
+                RuleFailure::Concurrency("no instance slot became free before the deadline");
             return (Err(failure), Usage::default());
         };
-        let mut store = self.new_store(limits, started + limits.deadline);
+        let mut store = self.new_store(limits, deadline);
         let store_ready = Instant::now();
         let mut instantiated = None;
         let call = async {
@@ -334,9 +386,17 @@ impl Runtime {
         };
         // The epoch callback traps a running guest at its deadline (within one tick). The timer is
         // the backstop for a guest waiting in a host call, where no epoch check runs.
-        let outcome = tokio::time::timeout(limits.deadline + 2 * EPOCH_TICK, call).await;
+        let outcome = tokio::time::timeout_at((deadline + 2 * EPOCH_TICK).into(), call).await;
 
         let called = Instant::now();
+        let result = match outcome {
+            Err(_elapsed) => Err(RuleFailure::Deadline(limits.deadline)),
+            Ok(Ok(Ok(decision))) => Ok(decision),
+            Ok(Ok(Err(message))) => Err(RuleFailure::RuleError(
+                store.data_mut().guest_text(&message),
+            )),
+            Ok(Err(error)) => Err(classify(error, store.data_mut(), limits)),
+        };
         let fuel = limits.fuel.unwrap_or(u64::MAX) - store.get_fuel().unwrap_or(0);
         let sandbox = store.data();
         if sandbox.log_lines_truncated > 0 {
@@ -345,17 +405,12 @@ impl Runtime {
                 "guest log output truncated"
             );
         }
-        let result = match outcome {
-            Err(_elapsed) => Err(RuleFailure::Deadline(limits.deadline)),
-            Ok(Ok(Ok(decision))) => Ok(decision),
-            Ok(Ok(Err(message))) => Err(RuleFailure::RuleError(message)),
-            Ok(Err(error)) => Err(classify(error, sandbox, limits)),
-        };
         // Dropping the store returns the instance's slot to the pool, resetting its memory.
         drop(store);
         let finished = Instant::now();
         let usage = Usage {
             fuel,
+            stopped_by_deadline: matches!(result, Err(RuleFailure::Deadline(_))),
             elapsed: finished - started,
             store: store_ready - started,
             instantiate: instantiated.map_or(Duration::ZERO, |at| at - store_ready),
@@ -391,9 +446,23 @@ impl Runtime {
 }
 
 /// Names the limit a failed guest hit, or describes its trap.
-fn classify(error: wasmtime::Error, sandbox: &Sandbox, limits: &Limits) -> RuleFailure {
+fn classify(error: wasmtime::Error, sandbox: &mut Sandbox, limits: &Limits) -> RuleFailure {
     if error.is::<DeadlineExceeded>() {
         return RuleFailure::Deadline(limits.deadline);
+    }
+    if error.is::<PoolConcurrencyLimitError>() {
+        return RuleFailure::Concurrency("the instance pool is exhausted");
+    }
+    // wasmtime's hostcall fuel ran out: the guest handed over more data than the route allows
+    // (its type is private; wasmtime is pinned and a test covers the message).
+    let hostcall_fuel = "fuel allocated for hostcalls has been exhausted";
+    if error
+        .chain()
+        .any(|cause| cause.to_string().contains(hostcall_fuel))
+    {
+        return RuleFailure::TooMuchData(
+            limits.max_response_bytes * HOSTCALL_BYTES_PER_ANSWER_BYTE,
+        );
     }
     let trap = error.downcast_ref::<Trap>().copied();
     if trap == Some(Trap::OutOfFuel) {
@@ -404,13 +473,16 @@ fn classify(error: wasmtime::Error, sandbox: &Sandbox, limits: &Limits) -> RuleF
         return RuleFailure::MemoryCap(limits.max_memory_bytes);
     }
     // The full error (with the guest backtrace) is for the operator's log only.
-    tracing::debug!(error = ?error, "guest failed");
-    let mut message = trap.map_or_else(|| format!("{error:#}"), |t| t.to_string());
+    tracing::debug!(error = %GuestText::new(&format!("{error:?}"), 16 << 10), "guest failed");
+    // The cause, without wasmtime's context lines (the wasm backtrace is in the debug line).
+    let message = trap.map_or_else(|| error.root_cause().to_string(), |t| t.to_string());
+    let message = GuestText::new(&message, 4 << 10);
     let stderr = sandbox.stderr();
-    if !stderr.is_empty() {
-        message = format!("{message}; guest stderr: {stderr}");
-    }
-    RuleFailure::Trap(message)
+    RuleFailure::Trap(if stderr.is_empty() {
+        message.to_string()
+    } else {
+        format!("{message}; guest stderr: {stderr}")
+    })
 }
 
 fn hex(bytes: &[u8]) -> String {

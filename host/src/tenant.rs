@@ -161,7 +161,7 @@ impl Tenant {
             .unwrap_or_else(|| Arc::new(Semaphore::new(config.max_concurrent_evaluations)));
         Ok(Tenant {
             id: config.id.clone(),
-            auth: Authenticator::new(&config.auth)
+            auth: Authenticator::new(&config.auth, previous.map(|old| &old.auth))
                 .map_err(|message| (format!("tenant `{}`: auth: ", config.id), message))?,
             routes: RouteTable::new(routes),
             evaluations,

@@ -2,7 +2,7 @@
 //! the authorization server), with keys generated here; and isolation between tenants'
 //! credentials.
 
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -107,11 +107,13 @@ fn with(mut claims: Value, key: &str, value: Value) -> Value {
     claims
 }
 
-/// A JWKS endpoint on loopback that counts its fetches and whose keys the test can change.
+/// A JWKS endpoint on loopback that counts its fetches and whose keys the test can change, or
+/// that answers 503 while `down` (an authorization server in trouble).
 struct JwksServer {
     url: String,
     keys: Arc<Mutex<Value>>,
     fetches: Arc<AtomicUsize>,
+    down: Arc<AtomicBool>,
 }
 
 async fn jwks_server(keys: Value) -> JwksServer {
@@ -122,26 +124,33 @@ async fn jwks_server(keys: Value) -> JwksServer {
     );
     let keys = Arc::new(Mutex::new(keys));
     let fetches = Arc::new(AtomicUsize::new(0));
-    let (served, counted) = (keys.clone(), fetches.clone());
+    let down = Arc::new(AtomicBool::new(false));
+    let (served, counted, failing) = (keys.clone(), fetches.clone(), down.clone());
     tokio::spawn(async move {
         loop {
             let (stream, _) = listener.accept().await.unwrap();
-            let (served, counted) = (served.clone(), counted.clone());
+            let (served, counted, failing) = (served.clone(), counted.clone(), failing.clone());
             tokio::spawn(http1::Builder::new().serve_connection(
                 TokioIo::new(stream),
                 service_fn(move |_request| {
                     counted.fetch_add(1, Ordering::SeqCst);
-                    let body = served.lock().unwrap().to_string();
-                    async move {
-                        Ok::<_, std::convert::Infallible>(hyper::Response::new(Full::new(
-                            Bytes::from(body),
-                        )))
+                    let mut response = hyper::Response::new(Full::new(Bytes::from(
+                        served.lock().unwrap().to_string(),
+                    )));
+                    if failing.load(Ordering::SeqCst) {
+                        *response.status_mut() = hyper::StatusCode::SERVICE_UNAVAILABLE;
                     }
+                    async move { Ok::<_, std::convert::Infallible>(response) }
                 }),
             ));
         }
     });
-    JwksServer { url, keys, fetches }
+    JwksServer {
+        url,
+        keys,
+        fetches,
+        down,
+    }
 }
 
 fn config(jwks: &str, extra_auth: &str) -> String {
@@ -291,6 +300,10 @@ async fn invalid_tokens_get_401_and_nothing_sensitive_is_logged() {
             keys.rs256("rsa-1", &with(claims(), "cid", json!("0oaother"))),
         ),
         ("unknown kid", keys.rs256("rsa-9", &claims())),
+        (
+            "issuer as an array",
+            keys.rs256("rsa-1", &with(claims(), "iss", json!([ISSUER]))),
+        ),
         ("alg none", unsigned),
         (
             "HS256 signed with the public key",
@@ -442,4 +455,86 @@ async fn one_tenants_credentials_are_refused_by_every_other_tenant() {
             "{expected} in {metrics}"
         );
     }
+}
+
+/// A reload (any reload, even one that changes nothing for this tenant) keeps the keys it has
+/// cached, so an authorization server that is down at that moment locks nobody out; a new
+/// issuer starts from an empty cache.
+#[tokio::test]
+async fn cached_keys_survive_a_reload_while_the_authorization_server_is_down() {
+    let keys = Keys::generate();
+    let jwks = jwks_server(json!({"keys": [keys.rsa_jwk("rsa-1")]})).await;
+    let toml = config(
+        &format!("jwks_url = \"{}\"", jwks.url),
+        "jwks_min_refresh_seconds = 0",
+    );
+    let file = crate::common::write_config(&toml);
+    let server = TestServer::start(&file).await;
+    let token = keys.rs256("rsa-1", &claims());
+    assert_eq!(bearer(&server, &token).await, 204);
+    jwks.down.store(true, Ordering::SeqCst);
+
+    // Only another tenant's secret changes.
+    let reloaded = reload_with(&server, &file, &toml, "secret 2").await;
+    let fetches = jwks.fetches.load(Ordering::SeqCst);
+    assert_eq!(
+        bearer(&server, &token).await,
+        204,
+        "locked out after a reload"
+    );
+    assert_eq!(
+        jwks.fetches.load(Ordering::SeqCst),
+        fetches,
+        "no refetch needed"
+    );
+
+    // A different issuer must not inherit keys fetched for the old one: its token needs a
+    // fetch, which fails while the server is down.
+    let other_issuer = "https://example.okta.com/oauth2/other";
+    reload_with(
+        &server,
+        &file,
+        &reloaded.replace(ISSUER, other_issuer),
+        "secret 3",
+    )
+    .await;
+    let token = keys.rs256("rsa-1", &with(claims(), "iss", json!(other_issuer)));
+    assert_eq!(bearer(&server, &token).await, 401);
+    assert_eq!(
+        jwks.fetches.load(Ordering::SeqCst),
+        fetches + 1,
+        "one failed fetch"
+    );
+}
+
+/// Writes `toml` with tenant `other`'s secret replaced by `secret` and waits until the server
+/// accepts that secret, i.e. the reload has been applied. Returns what was written.
+async fn reload_with(
+    server: &TestServer,
+    file: &std::path::Path,
+    toml: &str,
+    secret: &str,
+) -> String {
+    let old = toml
+        .split("x-hook-secret\"\n        secrets = [\"")
+        .nth(1)
+        .unwrap();
+    let old = &old[..old.find('"').unwrap()];
+    let new = toml.replace(&format!("[\"{old}\"]"), &format!("[\"{secret}\"]"));
+    std::fs::write(file, &new).unwrap();
+    let started = std::time::Instant::now();
+    let headers = [("x-hook-secret", secret)];
+    while server
+        .request("POST", "/hooks/other", &headers, SSR_OIE)
+        .await
+        .status
+        == 401
+    {
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(5),
+            "no reload"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    new
 }

@@ -160,28 +160,60 @@ async fn nothing_a_rule_leaves_in_memory_reaches_the_next_request() {
     assert!(stale > 60_000, "{found}");
 }
 
+/// A burst beyond the tenant's concurrency limit waits for its turn instead of being denied.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_burst_beyond_the_tenants_concurrency_limit_waits_and_is_answered() {
+    let config = misbehave_config("allow", "").replace(
+        "[tenants.t.auth]",
+        "[tenants.t]\nmax_concurrent_evaluations = 2\n[tenants.t.auth]",
+    );
+    let server = std::sync::Arc::new(TestServer::with_config(&config).await);
+    let burst: Vec<_> = (0..100)
+        .map(|_| {
+            let server = server.clone();
+            tokio::spawn(async move { server.hook("/hooks/t", SSR_OIE).await })
+        })
+        .collect();
+    for call in burst {
+        let reply = call.await.unwrap();
+        assert_eq!(reply.status, 204, "denied in a burst: {}", reply.body);
+    }
+    let metrics = server.get("/metrics").await.body;
+    assert!(
+        !metrics.contains("wasmhook_rule_failures_total"),
+        "{metrics}"
+    );
+}
+
+/// A call that cannot get the tenant's turn before its deadline is answered at its deadline,
+/// by the failure policy, counted as `concurrency`.
 #[tokio::test]
-async fn a_tenant_at_its_concurrency_limit_is_answered_at_once() {
-    let config = misbehave_config(
-        "loop",
-        &format!("limits = {{ deadline_ms = {DEADLINE_MS} }}"),
-    )
-    .replace(
+async fn a_call_that_waits_past_its_deadline_gets_the_failure_policy_in_time() {
+    const SHORT_MS: u64 = 100;
+    let rule = crate::common::rule("misbehave").display().to_string();
+    let config = misbehave_config("loop", "limits = { deadline_ms = 600 }").replace(
         "[tenants.t.auth]",
         "[tenants.t]\nmax_concurrent_evaluations = 1\n[tenants.t.auth]",
+    ) + &format!(
+        "[[tenants.t.routes]]\nevent_type = \"com.okta.user.pre-registration\"\n\
+         request_type = \"progressive.profile\"\nrule = \"{rule}\"\n\
+         settings = {{ behaviour = \"allow\" }}\nlimits = {{ deadline_ms = {SHORT_MS} }}\n"
     );
     let server = TestServer::with_config(&config).await;
-    let (busy, refused) = tokio::join!(server.hook("/hooks/t", SSR_OIE), async {
+    let (busy, waited) = tokio::join!(server.hook("/hooks/t", SSR_OIE), async {
         tokio::time::sleep(Duration::from_millis(50)).await;
         let started = Instant::now();
-        (server.hook("/hooks/t", SSR_OIE).await, started.elapsed())
+        (
+            server.hook("/hooks/t", crate::common::PP_OIE).await,
+            started.elapsed(),
+        )
     });
     assert_fail_closed(&busy);
-    let (refused, took) = refused;
-    assert_fail_closed(&refused);
+    let (waited, took) = waited;
+    assert_fail_closed(&waited);
     assert!(
-        took < Duration::from_millis(100),
-        "the refused call waited {took:?}"
+        took >= Duration::from_millis(SHORT_MS) && took < Duration::from_millis(SHORT_MS + 50),
+        "answered after {took:?}, not at its {SHORT_MS} ms deadline"
     );
     let metrics = server.get("/metrics").await.body;
     assert!(metrics.contains(r#"kind="concurrency"} 1"#), "{metrics}");
@@ -266,11 +298,12 @@ async fn a_tenant_at_its_concurrency_limit_does_not_slow_another() {
     for call in flood {
         assert_fail_closed(&call.await.unwrap());
     }
+    // Two ran until their deadline; the others waited for a turn until theirs.
     let metrics = server.get("/metrics").await.body;
-    assert!(
-        metrics.contains(
-            r#"wasmhook_rule_failures_total{tenant="t",rule="misbehave",kind="concurrency"} 4"#
-        ),
-        "{metrics}"
-    );
+    let failures: u64 = metrics
+        .lines()
+        .filter(|line| line.starts_with(r#"wasmhook_rule_failures_total{tenant="t""#))
+        .map(|line| line.rsplit(' ').next().unwrap().parse::<u64>().unwrap())
+        .sum();
+    assert_eq!(failures, 6, "{metrics}");
 }

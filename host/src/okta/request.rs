@@ -3,7 +3,12 @@
 //! Parsing is typed and lenient, in one pass per level: the envelope first, with `data` kept as
 //! raw JSON text, then `data` for the hook type at hand. Nothing builds a generic JSON tree, and
 //! profile values are handed on as the exact JSON text Okta sent. A field of an unexpected type
-//! (a string where an object belongs, say) counts as absent rather than failing the call.
+//! (a string where an object belongs, say) counts as absent rather than failing the call; a
+//! `requestType` that is not a string counts as an unknown request type, never as absent.
+//!
+//! One thing is strict everywhere: a key repeated in any object of the body is a 400. Parsers
+//! disagree on which copy wins (this one would take the first, a rule reading the raw body with
+//! Python's `json` the last), and a call that means two things must not be answered.
 
 use std::fmt;
 use std::marker::PhantomData;
@@ -17,6 +22,7 @@ use super::{PROGRESSIVE_PROFILE, REGISTRATION, SELF_SERVICE_REGISTRATION};
 use crate::runtime::{
     Attribute, Envelope, ExistingUser, Flow, RegistrationRequest, RequestContext,
 };
+use crate::untrusted::GuestText;
 
 /// Why a request body is not an Okta hook call (answered with 400).
 #[derive(Debug, thiserror::Error)]
@@ -29,12 +35,17 @@ pub enum ParseError {
     MissingEventType,
     #[error("`data` is missing or not an object")]
     MissingData,
+    #[error("the key `{0}` appears twice in one object")]
+    DuplicateKey(GuestText),
 }
 
 /// A structurally valid hook call: the envelope, the `data` object and the raw body.
 #[derive(Debug, Clone)]
 pub struct HookCall {
     pub envelope: Envelope,
+    /// `requestType` was present but not a string (the envelope then has none): routed like an
+    /// unknown request type.
+    pub request_type_malformed: bool,
     /// The `data` object's JSON text, parsed by hook type.
     data: Box<RawValue>,
     /// The body exactly as received (valid UTF-8 JSON).
@@ -59,8 +70,8 @@ struct WireCall<'a> {
     cloud_event_version: Text,
     #[serde(default)]
     source: Text,
-    #[serde(default)]
-    request_type: Text,
+    #[serde(default, borrow)]
+    request_type: Option<&'a RawValue>,
     #[serde(borrow)]
     data: Option<&'a RawValue>,
 }
@@ -115,7 +126,14 @@ impl HookCall {
         }
         let raw = std::str::from_utf8(body)
             .map_err(|e| ParseError::NotJson(serde::de::Error::custom(e)))?;
+        reject_duplicate_keys(raw)?;
         let wire: WireCall = serde_json::from_str(raw)?;
+        // Absent or `null` is Classic Engine's "no request type"; any other non-string is wrong.
+        let (request_type, request_type_malformed) = match wire.request_type.map(RawValue::get) {
+            None | Some("null") => (None, false),
+            Some(text) if text.starts_with('"') => (serde_json::from_str(text).ok(), false),
+            Some(_) => (None, true),
+        };
         let event_type = wire
             .event_type
             .filter(|t| t.get().starts_with('"'))
@@ -134,10 +152,11 @@ impl HookCall {
             content_type: wire.content_type.or_empty(),
             cloud_event_version: wire.cloud_event_version.or_empty(),
             source: wire.source.or_empty(),
-            request_type: wire.request_type.0,
+            request_type,
         };
         Ok(HookCall {
             envelope,
+            request_type_malformed,
             data,
             raw: raw.to_owned(),
         })
@@ -146,7 +165,7 @@ impl HookCall {
     /// The registration flow of a registration hook call: absent `requestType` is Classic Engine
     /// self-service registration. `None` for other hook types and for unknown request types.
     pub fn registration_flow(&self) -> Option<Flow> {
-        if self.envelope.event_type != REGISTRATION {
+        if self.envelope.event_type != REGISTRATION || self.request_type_malformed {
             return None;
         }
         match self.envelope.request_type.as_deref() {
@@ -182,6 +201,106 @@ impl HookCall {
             settings: settings.to_owned(),
             raw: self.raw.clone(),
         }
+    }
+}
+
+/// Refuses a body in which any object repeats a key. One pass over the text, keys compared as
+/// borrowed slices (escaped keys are decoded), with a hash set only for large objects.
+fn reject_duplicate_keys(raw: &str) -> Result<(), ParseError> {
+    use std::borrow::Cow;
+    use std::cell::RefCell;
+
+    /// The first repeated key, kept out of the serde error so that it can be escaped.
+    struct Unique<'r>(&'r RefCell<Option<String>>);
+
+    impl<'de> serde::de::DeserializeSeed<'de> for Unique<'_> {
+        type Value = ();
+        fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<(), D::Error> {
+            deserializer.deserialize_any(self)
+        }
+    }
+
+    struct Key<'de>(Cow<'de, str>);
+
+    impl<'de> Deserialize<'de> for Key<'de> {
+        fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+            struct KeyVisitor;
+            impl<'de> Visitor<'de> for KeyVisitor {
+                type Value = Key<'de>;
+                fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                    f.write_str("a key")
+                }
+                fn visit_borrowed_str<E>(self, v: &'de str) -> Result<Key<'de>, E> {
+                    Ok(Key(Cow::Borrowed(v)))
+                }
+                fn visit_str<E>(self, v: &str) -> Result<Key<'de>, E> {
+                    Ok(Key(Cow::Owned(v.to_owned())))
+                }
+            }
+            deserializer.deserialize_str(KeyVisitor)
+        }
+    }
+
+    impl<'de> Visitor<'de> for Unique<'_> {
+        type Value = ();
+        fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+            f.write_str("any JSON value")
+        }
+        fn visit_bool<E>(self, _: bool) -> Result<(), E> {
+            Ok(())
+        }
+        fn visit_i64<E>(self, _: i64) -> Result<(), E> {
+            Ok(())
+        }
+        fn visit_u64<E>(self, _: u64) -> Result<(), E> {
+            Ok(())
+        }
+        fn visit_f64<E>(self, _: f64) -> Result<(), E> {
+            Ok(())
+        }
+        fn visit_str<E>(self, _: &str) -> Result<(), E> {
+            Ok(())
+        }
+        fn visit_unit<E>(self) -> Result<(), E> {
+            Ok(())
+        }
+        fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
+            while seq.next_element_seed(Unique(self.0))?.is_some() {}
+            Ok(())
+        }
+        fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
+            /// Up to this many keys, a linear scan beats hashing.
+            const SCAN: usize = 16;
+            let mut keys: Vec<Cow<'de, str>> = Vec::new();
+            let mut many: std::collections::HashSet<Cow<'de, str>> = Default::default();
+            while let Some(Key(key)) = map.next_key()? {
+                let repeated = if keys.len() < SCAN {
+                    keys.contains(&key)
+                } else {
+                    if many.is_empty() {
+                        many.extend(keys.iter().cloned());
+                    }
+                    !many.insert(key.clone())
+                };
+                if repeated {
+                    *self.0.borrow_mut() = Some(key.into_owned());
+                    return Err(serde::de::Error::custom("duplicate key"));
+                }
+                keys.push(key);
+                map.next_value_seed(Unique(self.0))?;
+            }
+            Ok(())
+        }
+    }
+
+    let repeated = RefCell::new(None);
+    let mut deserializer = serde_json::Deserializer::from_str(raw);
+    let checked = serde::de::DeserializeSeed::deserialize(Unique(&repeated), &mut deserializer)
+        .and_then(|()| deserializer.end());
+    match (checked, repeated.into_inner()) {
+        (Ok(()), _) => Ok(()),
+        (Err(_), Some(key)) => Err(ParseError::DuplicateKey(GuestText::new(&key, 64))),
+        (Err(error), None) => Err(ParseError::NotJson(error)),
     }
 }
 
@@ -418,6 +537,61 @@ mod tests {
         );
         assert!(request.user_profile_update.is_empty());
         assert_eq!(request.action, None);
+    }
+
+    #[test]
+    fn a_key_repeated_in_any_object_is_refused() {
+        let base = SSR_OIE;
+        let repeated = [
+            base.replace(r#""eventType""#, r#""eventId":"x","eventType""#),
+            base.replace(
+                r#""firstName""#,
+                r#""email":"evil@example.org","firstName""#,
+            ),
+            base.replace(r#""ipAddress""#, r#""id":"again","ipAddress""#),
+            // Escaped spellings of the same key are the same key.
+            base.replace(
+                r#""firstName""#,
+                r#""em\u0061il":"evil@example.org","firstName""#,
+            ),
+            // In objects the host never reads, too: a rule may read the raw body.
+            r#"{"eventType":"x","data":{"extra":[{"a":1,"a":2}]}}"#.to_owned(),
+        ];
+        for body in &repeated {
+            let error = HookCall::parse(body.as_bytes()).unwrap_err();
+            assert!(
+                matches!(error, ParseError::DuplicateKey(_)),
+                "{error}: {body}"
+            );
+        }
+        let many: String = (0..40).map(|i| format!(r#""k{i}":{i},"#)).collect();
+        let large = format!(r#"{{"eventType":"x","data":{{{many}"k7":0}}}}"#);
+        assert!(matches!(
+            HookCall::parse(large.as_bytes()).unwrap_err(),
+            ParseError::DuplicateKey(key) if key.as_str() == "k7"
+        ));
+        let unique = format!(r#"{{"eventType":"x","data":{{{many}"k40":0}}}}"#);
+        assert!(HookCall::parse(unique.as_bytes()).is_ok());
+        assert!(HookCall::parse(base.as_bytes()).is_ok());
+    }
+
+    #[test]
+    fn a_request_type_that_is_not_a_string_is_an_unknown_request_type() {
+        for request_type in ["{}", "5", "[\"self.service.registration\"]", "true"] {
+            let body = format!(
+                r#"{{"eventType":"com.okta.user.pre-registration","requestType":{request_type},"data":{{}}}}"#
+            );
+            let call = HookCall::parse(body.as_bytes()).unwrap();
+            assert!(call.request_type_malformed, "{request_type}");
+            assert_eq!(call.registration_flow(), None, "{request_type}");
+        }
+        let null =
+            br#"{"eventType":"com.okta.user.pre-registration","requestType":null,"data":{}}"#;
+        let call = HookCall::parse(null).unwrap();
+        assert_eq!(
+            call.registration_flow(),
+            Some(Flow::SelfServiceRegistration)
+        );
     }
 
     #[test]

@@ -4,6 +4,7 @@ use serde_json::{Map, Value, json};
 
 use super::{PASSWORD_IMPORT, REGISTRATION};
 use crate::runtime::{Attribute, Command, Decision, Flow, HookError, RuleFailure};
+use crate::untrusted::GuestText;
 
 /// Okta rejects answers of 256 KB or more.
 pub const MAX_RESPONSE_BYTES: usize = 256 * 1024 - 1;
@@ -86,6 +87,14 @@ pub fn render_registration(
     max_bytes: usize,
 ) -> Result<Answer, RuleFailure> {
     let invalid = |message: String| RuleFailure::InvalidDecision(message);
+    // Refuse what can never fit before building anything (a decision can be megabytes).
+    let at_least = minimum_answer_bytes(&decision);
+    if at_least > max_bytes {
+        return Err(RuleFailure::Oversize {
+            size: at_least,
+            limit: max_bytes,
+        });
+    }
     // Any `error` makes Okta fail the operation, whatever the commands say.
     let denies = decision.error.is_some() || decision.commands.contains(&Command::Deny);
     let mut body = Map::new();
@@ -126,6 +135,44 @@ pub fn render_registration(
     })
 }
 
+/// A lower bound of the size of `decision`'s rendered answer: every command takes at least 50
+/// bytes, every attribute its name plus 4 (`"":1`; a value is re-serialised, so its text may
+/// shrink), every error cause its strings plus 80. Strings are rendered escaped, never shorter.
+fn minimum_answer_bytes(decision: &Decision) -> usize {
+    let profile = |attributes: &[Attribute]| -> usize {
+        attributes
+            .iter()
+            .map(|attribute| attribute.name.len() + 4)
+            .sum()
+    };
+    let commands: usize = decision
+        .commands
+        .iter()
+        .map(|command| {
+            50 + match command {
+                Command::Allow | Command::Deny => 0,
+                Command::UpdateProfile(attributes)
+                | Command::UpdateProgressiveProfile(attributes) => profile(attributes),
+            }
+        })
+        .sum();
+    let error = decision.error.as_ref().map_or(0, |error| {
+        let causes: usize = error
+            .error_causes
+            .iter()
+            .map(|c| {
+                80 + c.error_summary.len()
+                    + c.reason.len()
+                    + c.location_type.len()
+                    + c.location.len()
+                    + c.domain.len()
+            })
+            .sum();
+        error.error_summary.len() + causes
+    });
+    commands + error
+}
+
 fn registration_action(action: &str) -> Value {
     json!({"type": "com.okta.action.update", "value": {"registration": action}})
 }
@@ -151,10 +198,14 @@ fn registration_command(command: Command, flow: Flow) -> Result<Value, String> {
     })
 }
 
+/// Most bytes of an attribute name quoted in a failure's message (it is guest text).
+const NAME_BYTES: usize = 64;
+
 /// An attribute list as a JSON object in the same order (Okta applies keys in order).
 fn attribute_object(attributes: Vec<Attribute>) -> Result<Value, String> {
     let mut object = Map::new();
     for Attribute { name, value } in attributes {
+        let quoted = || GuestText::new(&name, NAME_BYTES);
         if name.is_empty() {
             return Err("a profile update has an attribute with an empty name".into());
         }
@@ -162,10 +213,14 @@ fn attribute_object(attributes: Vec<Attribute>) -> Result<Value, String> {
             return Err("a profile update cannot set `password`".into());
         }
         let value: Value = serde_json::from_str(&value)
-            .map_err(|e| format!("attribute `{name}` is not valid JSON: {e}"))?;
-        if object.insert(name.clone(), value).is_some() {
-            return Err(format!("attribute `{name}` is set twice in one command"));
+            .map_err(|e| format!("attribute `{}` is not valid JSON: {e}", quoted()))?;
+        if object.contains_key(&name) {
+            return Err(format!(
+                "attribute `{}` is set twice in one command",
+                quoted()
+            ));
         }
+        object.insert(name, value);
     }
     Ok(Value::Object(object))
 }

@@ -6,29 +6,41 @@
 
 use wasmtime::ResourceLimiter;
 use wasmtime::component::ResourceTable;
-use wasmtime_wasi::p2::pipe::MemoryOutputPipe;
 use wasmtime_wasi::{WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
 
 use super::bindings::{Level, log, types};
+use super::stderr::CappedPipe;
+use crate::untrusted::GuestText;
 
-/// Marker appended to a log line that was cut to fit the request's log budget.
-const TRUNCATED: &str = " …[truncated]";
-/// Guest stderr kept per evaluation: enough for a panic message, which explains a trap.
+/// Guest stderr kept per evaluation: enough for a panic message, which explains a trap. The
+/// rest is accepted and dropped.
 const STDERR_BYTES: usize = 4096;
+/// What one guest log line costs against the call's log budget besides its text: about the
+/// size of the line's prefix (timestamp, level, target and the call's span fields in the JSON
+/// format), so that a flood of empty lines is capped as surely as one long line.
+pub const LOG_LINE_COST: usize = 256;
+/// Most bytes one `wasi:random` call may ask for (as Web Crypto's `getRandomValues`): filling
+/// 64 MiB took 250 ms inside one host call, where no deadline can interrupt it. Larger
+/// requests trap.
+const MAX_RANDOM_BYTES: u64 = 64 << 10;
+/// Most host resources (streams, pollables, …) a guest may hold at once. Each costs host
+/// memory outside the linear-memory cap; wasmtime's default allows a million.
+const MAX_RESOURCES: usize = 10_000;
 
 /// The data of one evaluation's `Store`.
 pub struct Sandbox {
     wasi: WasiCtx,
     table: ResourceTable,
     /// What the guest wrote to stderr (a Rust panic message, typically), for the failure log.
-    stderr: MemoryOutputPipe,
+    stderr: CappedPipe,
     /// Largest linear memory the guest may grow to, in bytes.
     max_memory_bytes: usize,
     /// Set when the guest asked for more memory than `max_memory_bytes`, so that the trap that
     /// usually follows (an allocation failure aborts) is reported as a memory-cap failure.
     pub memory_cap_hit: bool,
-    /// Bytes of guest log text still allowed for this request.
-    log_budget: usize,
+    /// Bytes of guest log output still allowed for this request (see [`LOG_LINE_COST`]). Guest
+    /// text in the call's failure line is counted against it too.
+    pub log_budget: usize,
     /// Number of guest log lines dropped or cut because the budget ran out.
     pub log_lines_truncated: u32,
 }
@@ -41,16 +53,19 @@ impl Sandbox {
         // is why WASI is linked at all. Clocks and random numbers are available (a rule may stamp
         // or sample; neither lets it reach anything outside the sandbox). Stderr is kept in a
         // small buffer so that a failure's log line can say why the guest trapped.
-        let stderr = MemoryOutputPipe::new(STDERR_BYTES);
+        let stderr = CappedPipe::new(STDERR_BYTES);
         let wasi = WasiCtxBuilder::new()
             .stderr(stderr.clone())
             .allow_tcp(false)
             .allow_udp(false)
             .allow_ip_name_lookup(false)
+            .max_random_size(MAX_RANDOM_BYTES)
             .build();
+        let mut table = ResourceTable::new();
+        table.set_max_capacity(MAX_RESOURCES);
         Sandbox {
             wasi,
-            table: ResourceTable::new(),
+            table,
             stderr,
             max_memory_bytes,
             memory_cap_hit: false,
@@ -58,14 +73,18 @@ impl Sandbox {
             log_lines_truncated: 0,
         }
     }
-}
 
-impl Sandbox {
-    /// What the guest wrote to stderr so far, on one line: control characters are escaped so
-    /// that a rule cannot forge log lines.
-    pub fn stderr(&self) -> String {
+    /// What the guest wrote to stderr, escaped onto one line and counted against the log budget.
+    pub fn stderr(&mut self) -> GuestText {
         let text = String::from_utf8_lossy(&self.stderr.contents()).into_owned();
-        text.trim().escape_debug().to_string()
+        self.guest_text(text.trim())
+    }
+
+    /// `text` escaped and capped at what is left of the log budget, which it then uses up.
+    pub fn guest_text(&mut self, text: &str) -> GuestText {
+        let text = GuestText::new(text, self.log_budget);
+        self.log_budget = self.log_budget.saturating_sub(text.len());
+        text
     }
 }
 
@@ -107,25 +126,20 @@ impl types::Host for Sandbox {}
 
 impl log::Host for Sandbox {
     fn log(&mut self, level: Level, message: String) {
-        if self.log_budget == 0 {
+        // Every line costs its prefix, so a flood of empty lines runs out as surely as one long
+        // line; the text is escaped first and capped at what is left.
+        let Some(left) = self.log_budget.checked_sub(LOG_LINE_COST) else {
+            self.log_budget = 0;
             self.log_lines_truncated += 1;
             return;
-        }
-        let message = if message.len() > self.log_budget {
-            self.log_lines_truncated += 1;
-            let mut end = self.log_budget;
-            while !message.is_char_boundary(end) {
-                end -= 1;
-            }
-            format!("{}{TRUNCATED}", &message[..end])
-        } else {
-            message
         };
-        self.log_budget = self.log_budget.saturating_sub(message.len());
+        self.log_budget = left;
+        let message = self.guest_text(&message);
+        if message.was_cut() {
+            self.log_lines_truncated += 1;
+        }
         // Guest lines go to their own target so operators can filter them, inside the request's
-        // span (tenant, eventId, rule) because evaluation runs within it. Control characters are
-        // escaped so that a rule cannot forge log lines.
-        let message = message.escape_debug();
+        // span (tenant, eventId, rule) because evaluation runs within it.
         match level {
             Level::Trace => tracing::trace!(target: "wasmhook::guest", "{message}"),
             Level::Debug => tracing::debug!(target: "wasmhook::guest", "{message}"),

@@ -49,12 +49,20 @@ impl AuthError {
 
 impl Authenticator {
     /// Builds the authenticator; reads a JWKS file now, so a bad one fails the tenant's load.
-    pub fn new(config: &AuthConfig) -> Result<Self, String> {
+    /// `previous` is the tenant's authenticator before a reload: a bearer tenant keeps its cached
+    /// keys while issuer and JWKS URL are unchanged.
+    pub fn new(config: &AuthConfig, previous: Option<&Authenticator>) -> Result<Self, String> {
         Ok(match config {
             AuthConfig::HeaderSecret(config) => {
                 Authenticator::HeaderSecret(HeaderSecret::new(config))
             }
-            AuthConfig::Bearer(config) => Authenticator::Bearer(BearerAuth::new(config)?),
+            AuthConfig::Bearer(config) => {
+                let previous = match previous {
+                    Some(Authenticator::Bearer(old)) => Some(old),
+                    _ => None,
+                };
+                Authenticator::Bearer(BearerAuth::new(config, previous)?)
+            }
         })
     }
 

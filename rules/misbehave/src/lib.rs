@@ -7,6 +7,13 @@ use std::hint::black_box;
 
 use wasmhook_sdk::registration::{Attribute, Command, Decision, Request, Rule};
 
+/// Direct WASI calls that Rust's std never makes (see `wit/world.wit`).
+mod raw {
+    wit_bindgen::generate!({ path: "wit", world: "raw-wasi", generate_all });
+    pub use wasi::clocks::monotonic_clock::subscribe_duration;
+    pub use wasi::random::random::get_random_bytes;
+}
+
 #[derive(serde::Deserialize)]
 struct Settings {
     behaviour: String,
@@ -80,10 +87,66 @@ impl Rule for Misbehave {
                 "remember-twice",
                 Ok::<_, String>((remember(), remember()).1),
             ),
+            // Guest text that would forge a log line, reach the terminal or flood the log.
+            "rule-error-forged" => Err(FORGED.into()),
+            "rule-error-huge" => Err("e".repeat(10 << 20)),
+            "invalid-attribute-forged" => Ok(Decision {
+                commands: vec![Command::UpdateProfile(vec![Attribute {
+                    name: FORGED.into(),
+                    value: "not json".into(),
+                }])],
+                error: None,
+                debug_context: None,
+            }),
+            "log-empty-flood" => {
+                for _ in 0..1_000_000 {
+                    wasmhook_sdk::log::info("");
+                }
+                Ok(Decision::allow())
+            }
+            "log-tiny-flood" => {
+                for _ in 0..100_000 {
+                    wasmhook_sdk::log::info("12345");
+                }
+                Ok(Decision::allow())
+            }
+            "log-escapes" => {
+                wasmhook_sdk::log::warn(&"\u{1b}".repeat(1 << 20));
+                wasmhook_sdk::log::warn(FORGED);
+                Ok(Decision::allow())
+            }
+            "stderr-long" => {
+                eprintln!("{}", "e".repeat(10_000));
+                Ok(Decision::allow())
+            }
+            // Host calls that would do unbounded work or hold unbounded host memory.
+            "random-huge" => report(
+                "random-huge",
+                Ok::<_, String>(raw::get_random_bytes(64 << 20).len()),
+            ),
+            "random-allowed" => report(
+                "random-allowed",
+                Ok::<_, String>(raw::get_random_bytes(64 << 10).len()),
+            ),
+            "hoard-pollables" => {
+                let mut hoard = Vec::new();
+                loop {
+                    hoard.push(raw::subscribe_duration(u64::MAX));
+                }
+            }
+            "million-commands" => Ok(Decision {
+                commands: vec![Command::Allow; 1_000_000],
+                error: None,
+                debug_context: None,
+            }),
             other => Err(format!("unknown behaviour `{other}`")),
         }
     }
 }
+
+/// A line break, a forged log line and terminal control codes.
+const FORGED: &str =
+    "refused\n2026-12-01T00:00:00.000000Z  INFO wasmhook: forged line\u{1b}[2J\u{1b}[31m";
 
 /// Allows the call and records `outcome` as `{"<what>": "ok: …" | "error: …"}` in the debug context.
 fn report<T: std::fmt::Debug, E: std::fmt::Display>(

@@ -12,7 +12,10 @@
 //!
 //! The JWKS is cached. An unknown `kid` (a key rotation) triggers a refetch, at most once per
 //! `jwks_min_refresh_seconds`, so a flood of forged tokens cannot hammer the authorization server.
+//! The cache survives reloads while the tenant's issuer and JWKS URL stay the same: a reload
+//! must never lock a tenant out because its authorization server happens to be unreachable.
 
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use http::HeaderMap;
@@ -36,12 +39,17 @@ pub struct BearerAuth {
     allowed_client_ids: Vec<String>,
     required_scope: Option<String>,
     leeway_seconds: u64,
-    jwks: Jwks,
+    /// Shared with the tenant's previous version while issuer and source are unchanged.
+    jwks: Arc<Jwks>,
+    jwks_min_refresh: Duration,
 }
 
 /// The claims checked beyond the standard ones.
 #[derive(Deserialize)]
 struct OktaClaims {
+    /// jsonwebtoken also accepts an array of issuers; a token names exactly one.
+    #[serde(default)]
+    iss: Option<serde_json::Value>,
     cid: Option<String>,
     /// Okta sends an array; other servers a space-separated string.
     #[serde(default)]
@@ -49,14 +57,25 @@ struct OktaClaims {
 }
 
 impl BearerAuth {
-    pub fn new(config: &BearerConfig) -> Result<Self, String> {
+    /// Builds the authenticator, keeping `previous`'s cached keys when it trusted the same issuer
+    /// and fetched them from the same URL.
+    pub fn new(config: &BearerConfig, previous: Option<&BearerAuth>) -> Result<Self, String> {
+        let kept = previous.filter(|old| {
+            old.issuer == config.issuer
+                && matches!((&old.jwks.url, &config.jwks), (Some(old), JwksSource::Url(new)) if old == new)
+        });
+        let jwks = match kept {
+            Some(old) => old.jwks.clone(),
+            None => Arc::new(Jwks::new(&config.jwks)?),
+        };
         Ok(BearerAuth {
             issuer: config.issuer.clone(),
             audience: config.audience.clone(),
             allowed_client_ids: config.allowed_client_ids.clone(),
             required_scope: config.required_scope.clone(),
             leeway_seconds: config.leeway_seconds,
-            jwks: Jwks::new(&config.jwks, config.jwks_min_refresh)?,
+            jwks,
+            jwks_min_refresh: config.jwks_min_refresh,
         })
     }
 
@@ -64,7 +83,7 @@ impl BearerAuth {
         let token = bearer_token(single(headers, &AUTHORIZATION)?)?;
         let header = decode_header(token).map_err(|_| AuthError::NotBearer)?;
         let kid = header.kid.ok_or_else(|| invalid("it has no `kid`"))?;
-        let jwk = self.jwks.key(&kid).await?;
+        let jwk = self.jwks.key(&kid, self.jwks_min_refresh).await?;
         let algorithm = algorithm_for(&jwk)?;
         let key =
             DecodingKey::from_jwk(&jwk).map_err(|e| invalid(format!("unusable JWKS key: {e}")))?;
@@ -79,6 +98,9 @@ impl BearerAuth {
             .map_err(|e| invalid(e.to_string()))?
             .claims;
 
+        if !matches!(claims.iss, Some(serde_json::Value::String(_))) {
+            return Err(invalid("`iss` is not a single string"));
+        }
         if !self.allowed_client_ids.is_empty()
             && !claims
                 .cid
@@ -139,16 +161,15 @@ fn algorithm_for(jwk: &Jwk) -> Result<Algorithm, AuthError> {
 
 /// The authorization server's signing keys, from a URL (cached, refetched on rotation) or a file.
 struct Jwks {
-    url: Option<String>,
+    url: Option<url::Url>,
     keys: std::sync::RwLock<JwkSet>,
     /// When the keys were last fetched from `url`; also serialises fetches.
     fetched_at: tokio::sync::Mutex<Option<Instant>>,
-    min_refresh: Duration,
     client: reqwest::Client,
 }
 
 impl Jwks {
-    fn new(source: &JwksSource, min_refresh: Duration) -> Result<Self, String> {
+    fn new(source: &JwksSource) -> Result<Self, String> {
         let (url, keys) = match source {
             JwksSource::File(path) => {
                 let text = std::fs::read(path)
@@ -168,7 +189,6 @@ impl Jwks {
             url,
             keys: std::sync::RwLock::new(keys),
             fetched_at: tokio::sync::Mutex::new(None),
-            min_refresh,
             client,
         })
     }
@@ -181,8 +201,9 @@ impl Jwks {
             .cloned()
     }
 
-    /// The key `kid`, fetching the JWKS first if it is unknown or old (and a fetch is allowed).
-    async fn key(&self, kid: &str) -> Result<Jwk, AuthError> {
+    /// The key `kid`, fetching the JWKS first if it is unknown or old (and the last fetch is at
+    /// least `min_refresh` ago).
+    async fn key(&self, kid: &str, min_refresh: Duration) -> Result<Jwk, AuthError> {
         let Some(url) = &self.url else {
             return self.find(kid).ok_or(AuthError::UnknownKey);
         };
@@ -191,7 +212,7 @@ impl Jwks {
         let known = self.find(kid);
         let needed = match (&known, age) {
             (_, None) => true,
-            (None, Some(age)) => age >= self.min_refresh,
+            (None, Some(age)) => age >= min_refresh,
             (Some(_), Some(age)) => age >= JWKS_MAX_AGE,
         };
         if needed {
@@ -207,10 +228,10 @@ impl Jwks {
         self.find(kid).ok_or(AuthError::UnknownKey)
     }
 
-    async fn fetch(&self, url: &str) -> Result<JwkSet, String> {
+    async fn fetch(&self, url: &url::Url) -> Result<JwkSet, String> {
         let response = self
             .client
-            .get(url)
+            .get(url.clone())
             .send()
             .await
             .map_err(|e| e.to_string())?;
