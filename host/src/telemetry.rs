@@ -22,10 +22,13 @@ pub fn init(format: LogFormat, default_level: &str) {
         .with_writer(std::io::stderr);
     let _ = match format {
         LogFormat::Text => builder.try_init(),
+        // The call's span (tenant, eventId, hook, rule, decision) on every line, once: spans
+        // are never nested here, so the list of enclosing spans would only repeat it.
         LogFormat::Json => builder
             .json()
             .flatten_event(true)
             .with_current_span(true)
+            .with_span_list(false)
             .try_init(),
     };
 }

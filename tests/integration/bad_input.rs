@@ -146,3 +146,51 @@ async fn unauthenticated_callers_are_refused_before_their_body_is_read() {
     let huge = "x".repeat(2 * wasmhook::http::MAX_BODY_BYTES);
     assert_error(&server.request("POST", "/hooks/demo", &[], huge).await, 401);
 }
+
+/// A key repeated in any object of the body (where parsers disagree on which copy wins) is a
+/// 400 naming the key, wherever it is; at the top level as inside `userProfile`.
+#[tokio::test]
+async fn a_key_repeated_in_any_object_gets_400() {
+    let server = TestServer::quickstart().await;
+    for (body, key) in [
+        (
+            SSR_OIE.replace(r#""eventId""#, r#""data":{},"eventId""#),
+            "data",
+        ),
+        (
+            SSR_OIE.replace(
+                r#""firstName""#,
+                r#""email":"a@evilexample.com","firstName""#,
+            ),
+            "email",
+        ),
+    ] {
+        let reply = server.hook("/hooks/demo", &body).await;
+        assert_error(&reply, 400);
+        let summary = reply.json()["error"]["errorSummary"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        assert!(
+            summary.contains(&format!("the key `{key}` appears twice")),
+            "{summary}"
+        );
+    }
+}
+
+/// A `requestType` that is not a string is an unknown request type: the failure policy answers
+/// (registration: deny) without running the self-service rule, and the call counts as unrouted.
+#[tokio::test]
+async fn a_request_type_that_is_not_a_string_is_answered_by_the_failure_policy() {
+    let server = TestServer::quickstart().await;
+    for request_type in ["{}", "5", "[]"] {
+        let body = SSR_OIE.replace(r#""self.service.registration""#, request_type);
+        assert_ne!(body, SSR_OIE);
+        crate::common::assert_fail_closed(&server.hook("/hooks/demo", &body).await);
+    }
+    let metrics = server.get("/metrics").await.body;
+    assert!(
+        metrics.contains(r#"wasmhook_unrouted_calls_total{tenant="demo"} 3"#),
+        "{metrics}"
+    );
+}

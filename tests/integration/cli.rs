@@ -246,6 +246,18 @@ fn check_names_the_file_tenant_and_key_of_a_problem() {
             ),
             "tenant `demo`: routes[1].rule:",
         ),
+        (
+            absolute.replace("[\"Basic YWRtaW46c3VwZXJzZWNyZXQ=\"]", "[\"Basic YWRtaW46c3VwZXJzZWNyZXQ= \"]"),
+            "tenant `demo`: auth.secrets: a secret must not start or end with white space",
+        ),
+        (
+            absolute.replace(
+                "type = \"header-secret\"\nheader = \"authorization\"\nsecrets = [\"Basic YWRtaW46c3VwZXJzZWNyZXQ=\"]",
+                "type = \"oauth2-bearer\"\nissuer = \"https://i\"\naudience = \"a\"\n\
+                 jwks_url = \"http://127.0.0.1:1@192.0.2.2:8000/keys\"",
+            ),
+            "tenant `demo`: auth.jwks_url: must not carry credentials",
+        ),
     ];
     for (toml, expected) in cases {
         let file = write_config(&toml);
@@ -265,7 +277,7 @@ fn check_names_the_file_tenant_and_key_of_a_problem() {
 
 #[test]
 fn serve_answers_and_stops_cleanly_on_sigterm() {
-    let mut server = ServeProcess::start(&quickstart_config(), "info");
+    let server = ServeProcess::start(&quickstart_config(), "info");
     let runtime = tokio::runtime::Runtime::new().unwrap();
     let reply = runtime.block_on(crate::common::send(
         server.address,
@@ -276,7 +288,7 @@ fn serve_answers_and_stops_cleanly_on_sigterm() {
     ));
     assert_eq!(reply.status, 204);
     let answered: serde_json::Value =
-        serde_json::from_str(&server.log.next().unwrap().unwrap()).unwrap();
+        serde_json::from_str(&server.wait_for_line(|line| line.contains("hook answered"))).unwrap();
     assert_eq!(answered["message"], "hook answered");
     assert_eq!(answered["span"]["event_id"], "04Dmt8BcT_aEgM");
     assert_eq!(answered["span"]["decision"], "no-change");
@@ -301,7 +313,7 @@ fn sighup_reloads_when_watching_is_off() {
     let config = "watch = false\n".to_owned()
         + &crate::common::tenant_toml("t", std::path::Path::new("rule.wasm"), settings, "");
     std::fs::write(dir.join("config.toml"), config).unwrap();
-    let mut server = ServeProcess::start(&dir.join("config.toml"), "info");
+    let server = ServeProcess::start(&dir.join("config.toml"), "info");
     let runtime = tokio::runtime::Runtime::new().unwrap();
     let call = SSR_OIE.replace("@example.com", "@example.org");
     let status = || {
@@ -322,12 +334,7 @@ fn sighup_reloads_when_watching_is_off() {
     assert_eq!(status(), 200, "not watching: the old rule still serves");
 
     server.signal("HUP");
-    let reloaded = server
-        .log
-        .by_ref()
-        .map_while(Result::ok)
-        .find(|line| line.contains("configuration reloaded"));
-    assert!(reloaded.is_some(), "a reload was logged");
+    server.wait_for_line(|line| line.contains("configuration reloaded"));
     assert_eq!(status(), 204, "employee-number now serves");
     server.stop();
 }
@@ -371,4 +378,56 @@ fn corrupt_compile_cache_entries_are_ignored_and_rebuilt() {
     assert!(second.status.success(), "{}", text(&second.stderr));
     assert_eq!(second.stdout, first.stdout, "same answer after recompiling");
     assert!(text(&first.stdout).contains("INVALID_EMAIL_DOMAIN"));
+}
+
+#[test]
+fn eval_reports_at_least_the_fuel_a_rule_burnt_before_its_deadline() {
+    let output = wasmhook(&[
+        "eval",
+        "--rule",
+        &rule("misbehave").display().to_string(),
+        "--request",
+        &fixture("registration-ssr-oie.json"),
+        "--settings",
+        r#"{"behaviour":"loop"}"#,
+        "--deadline-ms",
+        "50",
+    ]);
+    assert!(!output.status.success());
+    let stderr = text(&output.stderr);
+    let fuel: u64 = stderr
+        .split("fuel at least ")
+        .nth(1)
+        .and_then(|rest| rest.split(')').next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("no `fuel at least N` in {stderr}"));
+    // Far more than the ~6k the rule spends before its loop (all that was reported before).
+    assert!(fuel > 1_000_000, "{stderr}");
+}
+
+#[test]
+fn eval_refuses_a_million_commands_fast() {
+    let started = std::time::Instant::now();
+    let output = wasmhook(&[
+        "eval",
+        "--rule",
+        &rule("misbehave").display().to_string(),
+        "--request",
+        &fixture("registration-ssr-oie.json"),
+        "--settings",
+        r#"{"behaviour":"million-commands"}"#,
+        "--max-memory-mb",
+        "32",
+    ]);
+    assert!(!output.status.success());
+    assert!(
+        text(&output.stderr).contains("(oversize)"),
+        "{}",
+        text(&output.stderr)
+    );
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(2),
+        "{:?}",
+        started.elapsed()
+    );
 }

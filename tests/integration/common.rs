@@ -230,36 +230,85 @@ pub fn assert_fail_closed(reply: &Reply) {
     }
 }
 
-/// The `wasmhook serve` binary, started on an ephemeral port, with its log lines (JSON) readable.
+/// The `wasmhook serve` binary, started on an ephemeral port, with its log lines readable while
+/// it runs. A thread drains its stderr from the start, so a chatty server never blocks on a full
+/// pipe, and keeps every line for [`ServeProcess::stop`].
 pub struct ServeProcess {
     pub child: std::process::Child,
     pub address: SocketAddr,
-    pub log: std::io::Lines<std::io::BufReader<std::process::ChildStderr>>,
+    lines: std::sync::mpsc::Receiver<String>,
+    log: Arc<std::sync::Mutex<Vec<String>>>,
+    reader: Option<std::thread::JoinHandle<()>>,
 }
 
 impl ServeProcess {
+    /// `wasmhook serve --log-format json` at `log_level`.
     pub fn start(config: &Path, log_level: &str) -> ServeProcess {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_wasmhook"));
+        command.args(["--log-format", "json"]);
+        ServeProcess::spawn(command, config, log_level)
+    }
+
+    /// `command` (the binary, or a wrapper such as `prlimit … wasmhook`, with any global
+    /// arguments) followed by `serve --config <config> --listen 127.0.0.1:0`.
+    pub fn spawn(mut command: Command, config: &Path, log_level: &str) -> ServeProcess {
         use std::io::BufRead;
-        let mut child = Command::new(env!("CARGO_BIN_EXE_wasmhook"))
+        let mut child = command
             .args(["serve", "--config", &config.display().to_string()])
-            .args(["--listen", "127.0.0.1:0", "--log-format", "json"])
+            .args(["--listen", "127.0.0.1:0"])
             .env("RUST_LOG", log_level)
             .stderr(std::process::Stdio::piped())
             .spawn()
             .unwrap();
-        let mut log = std::io::BufReader::new(child.stderr.take().unwrap()).lines();
-        let address = log
-            .by_ref()
-            .find_map(|line| {
-                let line: Value = serde_json::from_str(&line.unwrap()).ok()?;
-                Some(line["address"].as_str()?.parse::<SocketAddr>().unwrap())
-            })
-            .expect("a `wasmhook listening` line with the address");
-        ServeProcess {
+        let stderr = std::io::BufReader::new(child.stderr.take().unwrap());
+        let (send, lines) = std::sync::mpsc::channel();
+        let log = Arc::new(std::sync::Mutex::new(Vec::new()));
+        let kept = log.clone();
+        let reader = std::thread::spawn(move || {
+            for line in stderr.lines().map_while(Result::ok) {
+                kept.lock().unwrap().push(line.clone());
+                let _ = send.send(line);
+            }
+        });
+        let mut server = ServeProcess {
             child,
-            address,
+            address: "0.0.0.0:0".parse().unwrap(),
+            lines,
             log,
+            reader: Some(reader),
+        };
+        let listening = server.wait_for_line(|line| line.contains("wasmhook listening"));
+        let address = listening
+            .split(|c: char| c == '"' || c.is_whitespace())
+            .find_map(|word| {
+                word.trim_start_matches("address=")
+                    .parse::<SocketAddr>()
+                    .ok()
+            })
+            .expect("the `wasmhook listening` line names the address");
+        server.address = address;
+        server
+    }
+
+    /// Reads log lines until one satisfies `found`, and returns it; panics after 10 s.
+    pub fn wait_for_line(&self, found: impl Fn(&str) -> bool) -> String {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        loop {
+            let left = deadline.saturating_duration_since(std::time::Instant::now());
+            match self.lines.recv_timeout(left) {
+                Ok(line) if found(&line) => return line,
+                Ok(_) => {}
+                Err(_) => panic!(
+                    "no such log line in:\n{}",
+                    self.log.lock().unwrap().join("\n")
+                ),
+            }
         }
+    }
+
+    /// Every log line so far.
+    pub fn log(&self) -> Vec<String> {
+        self.log.lock().unwrap().clone()
     }
 
     /// Sends `signal` (e.g. `TERM`, `HUP`) to the server.
@@ -272,16 +321,21 @@ impl ServeProcess {
         assert!(status.success());
     }
 
-    /// Stops the server with SIGTERM, checks it exits 0, and returns the rest of its log.
+    /// Stops the server with SIGTERM, checks it exits 0, and returns its whole log.
     pub fn stop(mut self) -> String {
         self.signal("TERM");
         assert!(
             self.child.wait().unwrap().success(),
             "serve exits 0 on SIGTERM"
         );
-        self.log
-            .map_while(Result::ok)
-            .collect::<Vec<_>>()
-            .join("\n")
+        self.reader.take().unwrap().join().unwrap();
+        self.log().join("\n")
+    }
+}
+
+impl Drop for ServeProcess {
+    fn drop(&mut self) {
+        // A test that failed half-way must not leave a server behind.
+        let _ = self.child.kill();
     }
 }

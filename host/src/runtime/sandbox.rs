@@ -16,8 +16,9 @@ use crate::untrusted::GuestText;
 /// rest is accepted and dropped.
 const STDERR_BYTES: usize = 4096;
 /// What one guest log line costs against the call's log budget besides its text: about the
-/// size of the line's prefix (timestamp, level, target and the call's span fields in the JSON
-/// format), so that a flood of empty lines is capped as surely as one long line.
+/// size of the line's prefix (timestamp, level, target and the call's span fields: ~220 bytes
+/// in the JSON format, ~170 in text), so that a flood of empty lines is capped as surely as
+/// one long line.
 pub const LOG_LINE_COST: usize = 256;
 /// Most bytes one `wasi:random` call may ask for (as Web Crypto's `getRandomValues`): filling
 /// 64 MiB took 250 ms inside one host call, where no deadline can interrupt it. Larger

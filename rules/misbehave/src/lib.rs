@@ -89,7 +89,7 @@ impl Rule for Misbehave {
             ),
             // Guest text that would forge a log line, reach the terminal or flood the log.
             "rule-error-forged" => Err(FORGED.into()),
-            "rule-error-huge" => Err("e".repeat(10 << 20)),
+            "rule-error-huge" => Err("e".repeat(1 << 20)),
             "invalid-attribute-forged" => Ok(Decision {
                 commands: vec![Command::UpdateProfile(vec![Attribute {
                     name: FORGED.into(),
