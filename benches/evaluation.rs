@@ -73,6 +73,8 @@ fn main() {
         let rule = runtime
             .load(&path, limits.max_module_bytes)
             .unwrap_or_else(|e| panic!("{e} (build the rules with `make rules`)"));
+        let share = std::sync::Arc::new(wasmhook::scheduler::Share::new(1));
+        let route = wasmhook::scheduler::RouteUsage::default();
         let (mut totals, phases) = executor.block_on(async {
             let mut totals = Vec::with_capacity(calls);
             let mut phases = Phases::default();
@@ -87,7 +89,10 @@ fn main() {
                 let request = call.registration_request(flow, SETTINGS);
                 let parsed = Instant::now();
                 let deadline = started + limits.deadline;
-                let (decision, usage) = runtime.evaluate(&rule, &request, &limits, deadline).await;
+                let account = (&share, &route);
+                let (decision, usage) = runtime
+                    .evaluate(&rule, &request, &limits, deadline, account)
+                    .await;
                 let evaluated = Instant::now();
                 render_registration(decision.unwrap(), flow, limits.max_response_bytes).unwrap();
                 let rendered = Instant::now();

@@ -86,10 +86,19 @@ impl App {
                         "rule": route.rule_path,
                         "sha256": route.rule.sha256,
                         "loaded_at": timestamp(route.loaded_at),
+                        "cpu_seconds": route.usage.cpu().as_secs_f64(),
+                        "average_cpu_ms": route.usage.average().as_secs_f64() * 1e3,
+                        "circuit": route.breaker.state().name(),
                     })
                 })
                 .collect();
-            by_id.insert(tenant.id.clone(), json!({"routes": routes, "error": null}));
+            let tenant_status = json!({
+                "weight": tenant.share.weight(),
+                "cpu_seconds": tenant.share.cpu().as_secs_f64(),
+                "routes": routes,
+                "error": null,
+            });
+            by_id.insert(tenant.id.clone(), tenant_status);
         }
         for (id, error) in &tenants.errors {
             let entry = by_id

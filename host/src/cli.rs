@@ -163,8 +163,14 @@ async fn eval(args: EvalArgs) -> anyhow::Result<()> {
         );
     };
     let deadline = Instant::now() + limits.deadline;
-    let (answer, usage) =
-        crate::hook::evaluate(&runtime, &rule, &settings, &limits, &call, flow, deadline).await;
+    let job = crate::hook::Job {
+        rule: &rule,
+        settings: &settings,
+        limits: &limits,
+        share: &Arc::new(crate::scheduler::Share::new(1)),
+        usage: &crate::scheduler::RouteUsage::default(),
+    };
+    let (answer, usage) = crate::hook::evaluate(&runtime, &job, &call, flow, deadline).await;
     let usage = format!(
         "in {:.2} ms, fuel {}{}",
         usage.elapsed.as_secs_f64() * 1e3,

@@ -16,6 +16,7 @@ use serde::Deserialize;
 use crate::okta::response::MAX_RESPONSE_BYTES;
 use crate::okta::{FailurePolicy, PROGRESSIVE_PROFILE, REGISTRATION, SELF_SERVICE_REGISTRATION};
 use crate::runtime::{Limits, MAX_CONCURRENT_EVALUATIONS};
+use crate::tenant::breaker::BreakerConfig;
 
 mod toml_error;
 
@@ -68,6 +69,8 @@ pub struct TenantConfig {
     /// Evaluations of this tenant's rules that may run at once; calls beyond it get the failure
     /// policy at once, so one tenant's flood cannot take every instance slot.
     pub max_concurrent_evaluations: usize,
+    /// The tenant's share of the CPU when the machine is busy, relative to the other tenants'.
+    pub weight: u64,
     pub routes: Vec<RouteConfig>,
 }
 
@@ -137,6 +140,7 @@ pub struct RouteConfig {
     pub settings: String,
     pub limits: Limits,
     pub on_failure: FailurePolicy,
+    pub circuit_breaker: BreakerConfig,
 }
 
 impl Config {
@@ -174,6 +178,14 @@ impl Config {
             .limits
             .resolve(&Limits::default())
             .map_err(|(key, message)| error(format!("limits.{key}: "), message))?;
+        let breaker = raw
+            .circuit_breaker
+            .resolve(BreakerConfig::default())
+            .map_err(|(key, message)| error(format!("circuit_breaker.{key}: "), message))?;
+        let defaults = Defaults {
+            limits: defaults,
+            breaker,
+        };
         let mut tenants = Vec::new();
         let mut invalid_tenants = Vec::new();
         for (id, tenant) in raw.tenants {
@@ -244,7 +256,18 @@ mod raw {
         #[serde(default)]
         pub limits: LimitsTable,
         #[serde(default)]
+        pub circuit_breaker: BreakerTable,
+        #[serde(default)]
         pub tenants: BTreeMap<String, Tenant>,
+    }
+
+    /// The circuit breaker: the file's `[circuit_breaker]` gives defaults, a route's
+    /// `circuit_breaker = {…}` overrides.
+    #[derive(Deserialize, Default)]
+    #[serde(deny_unknown_fields)]
+    pub struct BreakerTable {
+        pub failures: Option<u32>,
+        pub cool_down_ms: Option<u64>,
     }
 
     fn yes() -> bool {
@@ -272,6 +295,7 @@ mod raw {
     pub struct Tenant {
         pub auth: Auth,
         pub max_concurrent_evaluations: Option<usize>,
+        pub weight: Option<u64>,
         #[serde(default)]
         pub routes: Vec<Route>,
     }
@@ -311,10 +335,43 @@ mod raw {
         #[serde(default)]
         pub limits: LimitsTable,
         pub on_failure: Option<FailurePolicy>,
+        #[serde(default)]
+        pub circuit_breaker: BreakerTable,
     }
 }
 
 type Invalid = (String, String);
+
+/// What every route gets unless it says otherwise.
+struct Defaults {
+    limits: Limits,
+    breaker: BreakerConfig,
+}
+
+impl raw::BreakerTable {
+    fn resolve(&self, defaults: BreakerConfig) -> Result<BreakerConfig, Invalid> {
+        let mut config = defaults;
+        if let Some(failures) = self.failures {
+            if failures > 1000 {
+                return Err((
+                    "failures".into(),
+                    "must be at most 1000 (0 turns it off)".into(),
+                ));
+            }
+            config.failures = failures;
+        }
+        if let Some(ms) = self.cool_down_ms {
+            if !(1..=3_600_000).contains(&ms) {
+                return Err((
+                    "cool_down_ms".into(),
+                    "must be between 1 and 3600000".into(),
+                ));
+            }
+            config.cool_down = Duration::from_millis(ms);
+        }
+        Ok(config)
+    }
+}
 
 impl raw::LimitsTable {
     /// `defaults` with this table's values applied, each checked against its range.
@@ -361,7 +418,7 @@ impl raw::LimitsTable {
 }
 
 impl raw::Tenant {
-    fn validate(self, id: &str, base: &Path, defaults: &Limits) -> Result<TenantConfig, Invalid> {
+    fn validate(self, id: &str, base: &Path, defaults: &Defaults) -> Result<TenantConfig, Invalid> {
         let valid_id = !id.is_empty()
             && id
                 .bytes()
@@ -394,10 +451,15 @@ impl raw::Tenant {
             let message = format!("must be between 1 and {MAX_CONCURRENT_EVALUATIONS}");
             return Err(("max_concurrent_evaluations".into(), message));
         }
+        let weight = self.weight.unwrap_or(1);
+        if !(1..=1000).contains(&weight) {
+            return Err(("weight".into(), "must be between 1 and 1000".into()));
+        }
         Ok(TenantConfig {
             id: id.to_owned(),
             auth,
             max_concurrent_evaluations,
+            weight,
             routes,
         })
     }
@@ -530,7 +592,7 @@ fn validate_header_secret(
 }
 
 impl raw::Route {
-    fn validate(self, base: &Path, defaults: &Limits) -> Result<RouteConfig, Invalid> {
+    fn validate(self, base: &Path, defaults: &Defaults) -> Result<RouteConfig, Invalid> {
         if self.event_type != REGISTRATION {
             let message = format!(
                 "`{}` is not supported yet; rules can handle `{REGISTRATION}`",
@@ -559,8 +621,12 @@ impl raw::Route {
             settings,
             limits: self
                 .limits
-                .resolve(defaults)
+                .resolve(&defaults.limits)
                 .map_err(|(key, m)| (format!("limits.{key}"), m))?,
+            circuit_breaker: self
+                .circuit_breaker
+                .resolve(defaults.breaker)
+                .map_err(|(key, m)| (format!("circuit_breaker.{key}"), m))?,
         })
     }
 }
@@ -813,6 +879,46 @@ mod tests {
         assert!(
             message(&zero).contains("tenant `demo`: max_concurrent_evaluations: must be between 1")
         );
+    }
+
+    #[test]
+    fn weights_and_circuit_breakers_can_be_configured() {
+        let toml = format!(
+            "[circuit_breaker]\nfailures = 3\n{}",
+            route("circuit_breaker = { cool_down_ms = 250 }")
+        )
+        .replace(
+            "[tenants.demo.auth]",
+            "[tenants.demo]\nweight = 4\n[tenants.demo.auth]",
+        );
+        let config = load(&toml).unwrap();
+        let tenant = &config.tenants[0];
+        assert_eq!(tenant.weight, 4);
+        let breaker = tenant.routes[0].circuit_breaker;
+        assert_eq!(
+            (breaker.failures, breaker.cool_down),
+            (3, Duration::from_millis(250))
+        );
+        let default = &load(&route("")).unwrap().tenants[0];
+        assert_eq!(default.weight, 1);
+        assert_eq!(default.routes[0].circuit_breaker, BreakerConfig::default());
+        for (bad, expected) in [
+            (
+                toml.replace("weight = 4", "weight = 0"),
+                "tenant `demo`: weight: must be between 1",
+            ),
+            (
+                toml.replace("cool_down_ms = 250", "cool_down_ms = 0"),
+                "tenant `demo`: routes[0].circuit_breaker.cool_down_ms: must be between 1",
+            ),
+            (
+                toml.replace("failures = 3", "failures = 5000"),
+                "circuit_breaker.failures: must be at most",
+            ),
+        ] {
+            let message = message(&bad);
+            assert!(message.contains(expected), "{message}");
+        }
     }
 
     #[test]

@@ -3,6 +3,7 @@
 //! The server and `wasmhook eval` share [`evaluate`], so the offline preview answers exactly as
 //! the server would.
 
+use std::sync::Arc;
 use std::time::Instant;
 
 use tracing::Span;
@@ -11,7 +12,9 @@ use crate::metrics::Metrics;
 use crate::okta::response::render_registration;
 use crate::okta::{Answer, FailurePolicy, HookCall, ParseError};
 use crate::runtime::{CompiledRule, Flow, Limits, RuleFailure, Runtime, Usage};
-use crate::tenant::Tenant;
+use crate::scheduler::{RouteUsage, Share};
+use crate::tenant::breaker::{Outcome, Verdict};
+use crate::tenant::{Route, Tenant};
 
 /// Answers one call of `tenant`. Only an unparsable body is an error (answered with 400); a rule
 /// that fails, or a call no rule handles, is answered by the failure policy, logged and counted.
@@ -36,31 +39,7 @@ pub async fn answer(
         }
         Ok((route, flow)) => {
             span.record("rule", route.rule_name.as_str());
-            // The deadline bounds the whole call: waiting for the tenant's turn and for pool
-            // slots counts against it, so the answer is never later than the route allows.
-            let deadline = started + route.limits.deadline;
-            let permit = tokio::time::timeout_at(deadline.into(), tenant.evaluations.acquire());
-            let outcome = match permit.await {
-                Err(_) | Ok(Err(_)) => Err(RuleFailure::Concurrency(
-                    "the tenant's evaluations stayed busy until the deadline",
-                )),
-                Ok(Ok(_permit)) => {
-                    let (outcome, usage) = evaluate(
-                        runtime,
-                        &route.rule,
-                        &route.settings,
-                        &route.limits,
-                        &call,
-                        flow,
-                        deadline,
-                    )
-                    .await;
-                    if !usage.stopped_by_deadline {
-                        span.record("fuel", usage.fuel);
-                    }
-                    outcome
-                }
-            };
+            let outcome = run(runtime, tenant, route, &call, flow, started).await;
             outcome.unwrap_or_else(|failure| {
                 tracing::error!(kind = failure.kind(), error = %failure, "rule failed; answering with the route's failure policy");
                 metrics.rule_failure(&tenant.id, &route.rule_name, failure.kind());
@@ -73,19 +52,85 @@ pub async fn answer(
     Ok(answer)
 }
 
-/// Runs a registration `rule` on `call` and renders its decision as Okta's answer by
+/// Runs `route`'s rule on `call` for `tenant`, unless its circuit breaker is open or the
+/// tenant's share of the CPU cannot finish it in time, and records the outcome for the breaker.
+async fn run(
+    runtime: &Runtime,
+    tenant: &Tenant,
+    route: &Route,
+    call: &HookCall,
+    flow: Flow,
+    started: Instant,
+) -> Result<Answer, RuleFailure> {
+    let Verdict::Run { probe } = route.breaker.check() else {
+        return Err(RuleFailure::CircuitOpen);
+    };
+    // The deadline bounds the whole call: waiting for the tenant's turn, for pool slots and
+    // for the CPU counts against it, so the answer is never later than the route allows.
+    let deadline = started + route.limits.deadline;
+    let time_left = deadline.saturating_duration_since(Instant::now());
+    let Ok(_admitted) = runtime
+        .scheduler()
+        .admit(&tenant.share, &route.usage, time_left)
+    else {
+        return Err(RuleFailure::Throttled);
+    };
+    let permit = tokio::time::timeout_at(deadline.into(), tenant.evaluations.acquire());
+    let Ok(Ok(_permit)) = permit.await else {
+        return Err(RuleFailure::Concurrency(
+            "the tenant's evaluations stayed busy until the deadline",
+        ));
+    };
+    let job = Job {
+        rule: &route.rule,
+        settings: &route.settings,
+        limits: &route.limits,
+        share: &tenant.share,
+        usage: &route.usage,
+    };
+    let (outcome, usage) = evaluate(runtime, &job, call, flow, deadline).await;
+    if !usage.stopped_by_deadline {
+        Span::current().record("fuel", usage.fuel);
+    }
+    let breaker_outcome = match &outcome {
+        Ok(_) => Outcome::Success,
+        Err(
+            RuleFailure::Deadline(_)
+            | RuleFailure::MemoryCap(_)
+            | RuleFailure::Fuel(_)
+            | RuleFailure::Trap(_),
+        ) => Outcome::ExpensiveFailure,
+        Err(_) => Outcome::CheapFailure,
+    };
+    route.breaker.record(breaker_outcome, probe);
+    outcome
+}
+
+/// What an evaluation runs: a rule with its route's settings and limits, and who is charged
+/// for the CPU it uses.
+pub struct Job<'a> {
+    pub rule: &'a CompiledRule,
+    pub settings: &'a str,
+    pub limits: &'a Limits,
+    pub share: &'a Arc<Share>,
+    pub usage: &'a RouteUsage,
+}
+
+/// Runs `job` on a registration `call` and renders its decision as Okta's answer by
 /// `deadline`; also returns what the evaluation consumed.
 pub async fn evaluate(
     runtime: &Runtime,
-    rule: &CompiledRule,
-    settings: &str,
-    limits: &Limits,
+    job: &Job<'_>,
     call: &HookCall,
     flow: Flow,
     deadline: Instant,
 ) -> (Result<Answer, RuleFailure>, Usage) {
-    let request = call.registration_request(flow, settings);
-    let (decision, usage) = runtime.evaluate(rule, &request, limits, deadline).await;
-    let answer = decision.and_then(|d| render_registration(d, flow, limits.max_response_bytes));
+    let request = call.registration_request(flow, job.settings);
+    let account = (job.share, job.usage);
+    let (decision, usage) = runtime
+        .evaluate(job.rule, &request, job.limits, deadline, account)
+        .await;
+    let max_bytes = job.limits.max_response_bytes;
+    let answer = decision.and_then(|d| render_registration(d, flow, max_bytes));
     (answer, usage)
 }

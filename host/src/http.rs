@@ -154,7 +154,7 @@ fn endpoint(app: &App, path: &str, method: &Method) -> Result<Response<Body>, Re
     Ok(match path {
         "/healthz" => json_response(StatusCode::OK, r#"{"status":"ok"}"#.to_owned()),
         "/readyz" => json_response(StatusCode::OK, app.status().to_string()),
-        _ => reply::metrics(app.metrics.encode()),
+        _ => reply::metrics(app.metrics.encode(&app.tenants())),
     })
 }
 

@@ -13,6 +13,8 @@
 //! - [`hook`]: one hook call end to end, independent of HTTP; shared with `wasmhook eval`.
 //! - [`okta`]: the Okta protocol: request parsing, answer rendering and validation, failure policy.
 //! - [`routing`]: `eventType` + `requestType` → the route and rule.
+//! - [`scheduler`]: CPU fair share between tenants (who runs when the machine is busy, which
+//!   calls are throttled); [`tenant::breaker`] stops running a route's rule that keeps failing.
 //! - [`runtime`]: wasmtime engine, rule compilation and deduplication, the per-call sandbox
 //!   (deadline, memory cap, empty WASI context, guest logging).
 //!
@@ -30,6 +32,7 @@ pub mod okta;
 pub mod reload;
 pub mod routing;
 pub mod runtime;
+pub mod scheduler;
 pub mod telemetry;
 pub mod tenant;
 pub mod untrusted;

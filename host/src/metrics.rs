@@ -2,12 +2,17 @@
 //!
 //! Label values are bounded: tenants and rules come from the configuration, never from a request
 //! (a call to an unknown tenant is counted by status only), so a caller cannot grow the series set.
+//!
+//! What the tenants and routes carry themselves (CPU used, circuit breaker state) is read at
+//! scrape time ([`usage_text`]) rather than counted per call through label lookups.
 
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use prometheus_client::registry::Registry;
+
+use crate::tenant::Tenants;
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct StatusLabels {
@@ -173,11 +178,58 @@ impl Metrics {
             .inc();
     }
 
-    /// The Prometheus text exposition of every metric.
-    pub fn encode(&self) -> String {
+    /// The Prometheus text exposition of every metric, with `tenants`' usage.
+    pub fn encode(&self, tenants: &Tenants) -> String {
         let mut text = String::new();
         prometheus_client::encoding::text::encode(&mut text, &self.registry)
             .expect("writing to a String cannot fail");
+        // Before the closing `# EOF` of the exposition.
+        let end = text.rfind("# EOF").unwrap_or(text.len());
+        text.insert_str(end, &usage_text(tenants));
         text
     }
+}
+
+/// CPU used per tenant and per route, and each route's circuit breaker, in the text format.
+fn usage_text(tenants: &Tenants) -> String {
+    use std::fmt::Write;
+    let mut tenant_cpu = String::new();
+    let mut route_cpu = String::new();
+    let mut circuit = String::new();
+    let mut ids: Vec<_> = tenants.iter().collect();
+    ids.sort_by(|a, b| a.id.cmp(&b.id));
+    for tenant in ids {
+        let id = label(&tenant.id);
+        let cpu = tenant.share.cpu().as_secs_f64();
+        let _ = writeln!(
+            tenant_cpu,
+            "wasmhook_tenant_cpu_seconds_total{{tenant=\"{id}\"}} {cpu}"
+        );
+        for route in tenant.routes.iter() {
+            let labels = format!("tenant=\"{id}\",rule=\"{}\"", label(&route.rule_name));
+            let cpu = route.usage.cpu().as_secs_f64();
+            let _ = writeln!(
+                route_cpu,
+                "wasmhook_rule_cpu_seconds_total{{{labels}}} {cpu}"
+            );
+            let state = route.breaker.state() as u8;
+            let _ = writeln!(circuit, "wasmhook_circuit_state{{{labels}}} {state}");
+        }
+    }
+    format!(
+        "# HELP wasmhook_tenant_cpu_seconds CPU time the tenant's evaluations used.\n\
+         # TYPE wasmhook_tenant_cpu_seconds counter\n{tenant_cpu}\
+         # HELP wasmhook_rule_cpu_seconds CPU time the route's evaluations used.\n\
+         # TYPE wasmhook_rule_cpu_seconds counter\n{route_cpu}\
+         # HELP wasmhook_circuit_state The route's circuit breaker: 0 closed, 1 open, 2 half-open.\n\
+         # TYPE wasmhook_circuit_state gauge\n{circuit}"
+    )
+}
+
+/// A label value escaped as the text format requires.
+fn label(value: &str) -> String {
+    value
+        .replace('\\', "\\\\")
+        .replace('"', "\\\"")
+        .replace('\n', "\\n")
 }

@@ -46,6 +46,7 @@ use wasmtime::{
     UpdateDeadline,
 };
 
+use crate::scheduler::{RouteUsage, Scheduler, Share};
 use crate::untrusted::GuestText;
 use bindings::RegistrationRulePre;
 pub use bindings::{
@@ -130,6 +131,10 @@ pub enum RuleFailure {
     Fuel(u64),
     #[error("concurrency limit reached: {0}")]
     Concurrency(&'static str),
+    #[error("throttled: the tenant's share of the CPU cannot finish this call before its deadline")]
+    Throttled,
+    #[error("the route's circuit breaker is open: its rule failed repeatedly and is not run")]
+    CircuitOpen,
     /// The trap and what the guest wrote to stderr, escaped (stderr capped by the log budget).
     #[error("trapped: {0}")]
     Trap(String),
@@ -154,6 +159,8 @@ impl RuleFailure {
             RuleFailure::MemoryCap(_) => "memory",
             RuleFailure::Fuel(_) => "fuel",
             RuleFailure::Concurrency(_) => "concurrency",
+            RuleFailure::Throttled => "throttled",
+            RuleFailure::CircuitOpen => "circuit_open",
             RuleFailure::Trap(_) => "trap",
             RuleFailure::RuleError(_) => "rule_error",
             RuleFailure::InvalidDecision(_) => "invalid_output",
@@ -208,6 +215,8 @@ pub struct Runtime {
     /// Whether fuel is synchronised often enough to be known after a deadline (see
     /// [`Runtime::with_precise_fuel`]).
     precise_fuel: bool,
+    /// Who runs when evaluations wait for the CPU.
+    scheduler: Arc<Scheduler>,
 }
 
 /// With precise fuel, the guest hands its fuel count back to the host every this many units.
@@ -260,7 +269,13 @@ impl Runtime {
             compiled: Default::default(),
             slots: Arc::new(Semaphore::new(pool::SLOTS as usize)),
             precise_fuel: false,
+            scheduler: Arc::new(Scheduler::for_current_runtime()),
         })
+    }
+
+    /// The CPU scheduler evaluations run under.
+    pub fn scheduler(&self) -> &Scheduler {
+        &self.scheduler
     }
 
     /// Keeps fuel accurate (to [`PRECISE_FUEL_INTERVAL`]) even for a rule stopped by its
@@ -326,8 +341,14 @@ impl Runtime {
         compiled.get(sha256).and_then(Weak::upgrade)
     }
 
-    /// A store for one evaluation under `limits`, whose guest traps once `deadline` has passed.
-    fn new_store(&self, limits: &Limits, deadline: Instant) -> Store<Sandbox> {
+    /// A store for one evaluation under `limits`, whose guest traps once `deadline` has passed
+    /// and sets `yielded` whenever it yields to let others run (see [`Scheduler::run`]).
+    fn new_store(
+        &self,
+        limits: &Limits,
+        deadline: Instant,
+        yielded: Arc<std::sync::atomic::AtomicBool>,
+    ) -> Store<Sandbox> {
         let mut store = Store::new(
             &self.engine,
             Sandbox::new(limits.max_memory_bytes, limits.max_log_bytes),
@@ -349,6 +370,7 @@ impl Runtime {
             }
             // `yield_now` defers the wake-up until tokio has polled its I/O driver; a plain yield
             // keeps the task runnable and starves new connections for up to 61 ticks.
+            yielded.store(true, std::sync::atomic::Ordering::Release);
             Ok(UpdateDeadline::YieldCustom(
                 1,
                 Box::pin(tokio::task::yield_now()),
@@ -358,13 +380,15 @@ impl Runtime {
     }
 
     /// Runs `rule` on `request` in a fresh instance under `limits`, answering by `deadline`
-    /// (waiting for pool slots counts against it).
+    /// (waiting for pool slots and the CPU counts against it). The CPU it uses is charged to
+    /// `share` and `route`.
     pub async fn evaluate(
         &self,
         rule: &CompiledRule,
         request: &RegistrationRequest,
         limits: &Limits,
         deadline: Instant,
+        (share, route): (&Arc<Share>, &RouteUsage),
     ) -> (Result<Decision, RuleFailure>, Usage) {
         let started = Instant::now();
         let slots = tokio::time::timeout_at(deadline.into(), self.slots.acquire_many(rule.slots));
@@ -373,7 +397,8 @@ impl Runtime {
                 RuleFailure::Concurrency("no instance slot became free before the deadline");
             return (Err(failure), Usage::default());
         };
-        let mut store = self.new_store(limits, deadline);
+        let yielded = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let mut store = self.new_store(limits, deadline, yielded.clone());
         let store_ready = Instant::now();
         let mut instantiated = None;
         let call = async {
@@ -386,6 +411,7 @@ impl Runtime {
         };
         // The epoch callback traps a running guest at its deadline (within one tick). The timer is
         // the backstop for a guest waiting in a host call, where no epoch check runs.
+        let call = self.scheduler.run(share, route, &yielded, call);
         let outcome = tokio::time::timeout_at((deadline + 2 * EPOCH_TICK).into(), call).await;
 
         let called = Instant::now();
@@ -429,7 +455,8 @@ impl Runtime {
         request: &RegistrationRequest,
         limits: &Limits,
     ) -> wasmtime::Result<[Duration; 2]> {
-        let mut store = self.new_store(limits, Instant::now() + limits.deadline);
+        let yielded = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let mut store = self.new_store(limits, Instant::now() + limits.deadline, yielded);
         let instance = rule.pre.instantiate_async(&mut store).await?;
         let mut took = [Duration::ZERO; 2];
         for call in &mut took {

@@ -6,6 +6,7 @@
 //! version, so one broken file never takes a working hook down, nor another tenant.
 
 pub mod auth;
+pub mod breaker;
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::PathBuf;
@@ -18,7 +19,9 @@ use crate::config::{Config, ConfigError, TenantConfig};
 use crate::okta::FailurePolicy;
 use crate::routing::RouteTable;
 use crate::runtime::{CompiledRule, Limits, Runtime};
+use crate::scheduler::{RouteUsage, Share};
 pub use auth::Authenticator;
+use breaker::Breaker;
 
 /// Every configured tenant, by id, and the tenants that failed to load.
 #[derive(Default)]
@@ -38,6 +41,9 @@ pub struct Tenant {
     /// keeps the limit, so calls in flight across a swap still count.
     pub evaluations: Arc<Semaphore>,
     max_concurrent_evaluations: usize,
+    /// The tenant's share of the CPU and the CPU it used; carried over by a reload that keeps
+    /// the weight.
+    pub share: Arc<Share>,
 }
 
 /// A route with its rule compiled.
@@ -55,6 +61,10 @@ pub struct Route {
     pub on_failure: FailurePolicy,
     /// When this version of the rule (by content) started serving this route.
     pub loaded_at: SystemTime,
+    /// CPU used by the route's evaluations. Carried over, with the breaker, by a reload that
+    /// keeps the route's rule and breaker settings.
+    pub usage: Arc<RouteUsage>,
+    pub breaker: Arc<Breaker>,
 }
 
 impl Tenants {
@@ -136,11 +146,16 @@ impl Tenant {
                             e.to_string(),
                         )
                     })?;
-                let unchanged_since = previous
+                let unchanged = previous
                     .into_iter()
                     .flat_map(|tenant| tenant.routes.iter())
-                    .find(|old| old.rule_path == route.rule && old.rule.sha256 == rule.sha256)
-                    .map(|old| old.loaded_at);
+                    .find(|old| old.rule_path == route.rule && old.rule.sha256 == rule.sha256);
+                let unchanged_since = unchanged.map(|old| old.loaded_at);
+                let same_route = unchanged.filter(|old| {
+                    old.event_type == route.event_type
+                        && old.request_type == route.request_type
+                        && old.breaker.config() == route.circuit_breaker
+                });
                 let rule_name = route.rule.file_stem().unwrap_or_default().to_string_lossy();
                 Ok(Route {
                     event_type: route.event_type.clone(),
@@ -152,6 +167,11 @@ impl Tenant {
                     limits: route.limits.clone(),
                     on_failure: route.on_failure,
                     loaded_at: unchanged_since.unwrap_or_else(SystemTime::now),
+                    usage: same_route.map_or_else(Default::default, |old| old.usage.clone()),
+                    breaker: same_route.map_or_else(
+                        || Arc::new(Breaker::new(route.circuit_breaker)),
+                        |old| old.breaker.clone(),
+                    ),
                 })
             })
             .collect::<Result<Vec<_>, (String, String)>>()?;
@@ -166,6 +186,12 @@ impl Tenant {
             routes: RouteTable::new(routes),
             evaluations,
             max_concurrent_evaluations: config.max_concurrent_evaluations,
+            share: previous
+                .filter(|old| old.share.weight() == config.weight)
+                .map_or_else(
+                    || Arc::new(Share::new(config.weight)),
+                    |old| old.share.clone(),
+                ),
         })
     }
 }

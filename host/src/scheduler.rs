@@ -1,0 +1,473 @@
+//! CPU fair share between tenants: who runs when the machine is busy, and which calls are turned
+//! away because their tenant's share cannot serve them in time.
+//!
+//! An evaluation uses the CPU only while its future is polled: a guest runs until the next epoch
+//! tick (1 ms) and then yields, and a guest waiting in a host call is not polled at all. So the
+//! CPU is handed out in slices: there are as many run slots as worker threads, an evaluation
+//! must hold one to be polled, and the time each poll takes is charged to its tenant (and its
+//! route, for the metrics). At every epoch tick a running guest gives its slot back and joins
+//! the queue; the slot goes to the waiting evaluation whose tenant has used the least CPU for its
+//! weight (stride scheduling: each tenant's *pass* grows by CPU time / weight), which may be
+//! itself. Evaluations without a slot are not runnable, so they burn nothing. A guest blocked
+//! in a host call gives its slot back without queueing, and queues again when it wakes. A tenant
+//! whose rule burns CPU therefore waits behind its own calls while everyone else keeps their
+//! share, and a tenant alone gets every slot.
+//!
+//! A slice never starts from a plain wake-up: an evaluation handed a slot first yields once
+//! with `tokio::task::yield_now`, which resumes it only after tokio has polled its I/O driver.
+//! Tasks woken directly stay runnable, and tokio then polls its driver only every 61 task
+//! polls: with 1 ms slices, new connections and requests would wait tens of milliseconds.
+//!
+//! Admission keeps a tenant's calls within what its share can finish: a call whose tenant
+//! already has more work in flight than its share of the slots can do before the call's
+//! deadline is refused at once (kind `throttled`), instead of joining a queue in which every
+//! call would miss its deadline. The estimate uses each route's average CPU per evaluation;
+//! on an idle machine there is nothing in flight and nothing is refused.
+
+use std::future::Future;
+use std::pin::{Pin, pin};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll, Waker};
+use std::time::{Duration, Instant};
+
+/// The process-wide run slots and the tenants waiting for them.
+pub struct Scheduler {
+    slots: usize,
+    state: Mutex<State>,
+    /// Sum of the weights of tenants with evaluations in flight.
+    active_weight: AtomicU64,
+}
+
+#[derive(Default)]
+struct State {
+    free: usize,
+    /// Evaluations waiting for a slot, oldest first.
+    waiting: Vec<Waiting>,
+    /// Tickets handed a slot while waiting, not yet polled again; `true` when the evaluation
+    /// already comes back through a deferred wake-up (it yielded at an epoch tick).
+    granted: Vec<(u64, bool)>,
+    next_ticket: u64,
+    /// The pass of the last tenant granted a slot: a tenant coming back from idle starts here,
+    /// so it cannot spend CPU it did not use while idle in one burst.
+    virtual_time: u64,
+}
+
+struct Waiting {
+    ticket: u64,
+    share: Arc<Share>,
+    waker: Waker,
+    /// Its task will be polled anyway (a deferred wake-up from its yield is pending).
+    wake_pending: bool,
+}
+
+/// What an evaluation may do with its next poll.
+enum Take {
+    /// Run a slice now.
+    Run,
+    /// Handed a slot through a plain wake-up: yield once (until tokio has polled its I/O
+    /// driver), then run.
+    YieldThenRun,
+    /// Wait for a slot.
+    Wait,
+}
+
+/// A tenant's share: its weight and the CPU it has used.
+pub struct Share {
+    weight: u64,
+    /// CPU time / weight, in nanoseconds: who is behind gets the next slot.
+    pass: AtomicU64,
+    /// CPU used by this tenant's evaluations, in nanoseconds.
+    cpu_nanos: AtomicU64,
+    /// Estimated CPU of the evaluations in flight, in nanoseconds.
+    demand_nanos: AtomicU64,
+    in_flight: AtomicU64,
+}
+
+/// What one route's evaluations cost.
+#[derive(Default)]
+pub struct RouteUsage {
+    /// CPU used by this route's evaluations, in nanoseconds.
+    cpu_nanos: AtomicU64,
+    /// Moving average of the CPU one evaluation takes, in nanoseconds (0 until one ran).
+    average_nanos: AtomicU64,
+}
+
+/// Why a call was not admitted.
+#[derive(Debug, PartialEq, Eq)]
+pub struct Throttled;
+
+/// An admitted call's claim on its tenant's share; dropping it ends the claim.
+pub struct Admission<'a> {
+    scheduler: &'a Scheduler,
+    share: &'a Share,
+    estimate: u64,
+}
+
+impl Scheduler {
+    /// A scheduler with one run slot per worker thread of the current tokio runtime.
+    pub fn for_current_runtime() -> Self {
+        let workers = tokio::runtime::Handle::try_current()
+            .map(|handle| handle.metrics().num_workers())
+            .unwrap_or(1);
+        Scheduler::new(workers.max(1))
+    }
+
+    pub fn new(slots: usize) -> Self {
+        Scheduler {
+            slots,
+            state: Mutex::new(State {
+                free: slots,
+                ..State::default()
+            }),
+            active_weight: AtomicU64::new(0),
+        }
+    }
+
+    /// Admits a call of `route` for `share`'s tenant, if the tenant's work in flight plus this
+    /// call can be done with its share of the slots within `time_left`.
+    pub fn admit<'a>(
+        &'a self,
+        share: &'a Share,
+        route: &RouteUsage,
+        time_left: Duration,
+    ) -> Result<Admission<'a>, Throttled> {
+        let estimate = route.average_nanos.load(Ordering::Relaxed);
+        let in_flight = share.in_flight.fetch_add(1, Ordering::AcqRel);
+        if in_flight == 0 {
+            self.active_weight.fetch_add(share.weight, Ordering::AcqRel);
+            // Back from idle: no credit for the time away, or it could take the CPU in one
+            // burst from tenants that kept working.
+            let floor = self.lock().virtual_time;
+            share.pass.fetch_max(floor, Ordering::Relaxed);
+        }
+        let admission = Admission {
+            scheduler: self,
+            share,
+            estimate,
+        };
+        let demand = share.demand_nanos.fetch_add(estimate, Ordering::AcqRel) + estimate;
+        let active = self.active_weight.load(Ordering::Acquire).max(share.weight);
+        // Nanoseconds of CPU the tenant gets per nanosecond of wall time, at its share.
+        let rate = self.slots as f64 * share.weight as f64 / active as f64;
+        if in_flight > 0 && demand as f64 / rate > time_left.as_nanos() as f64 {
+            return Err(Throttled);
+        }
+        Ok(admission)
+    }
+
+    /// Runs `future`, polling it only while holding a run slot, and charges the time each poll
+    /// takes to `share` and `route`. `yielded` is set (by the epoch callback) when the future
+    /// returns `Pending` to let others run rather than to wait for something.
+    pub async fn run<F: Future>(
+        &self,
+        share: &Arc<Share>,
+        route: &RouteUsage,
+        yielded: &AtomicBool,
+        future: F,
+    ) -> F::Output {
+        let mut future = pin!(future);
+        let mut ticket = Ticket {
+            scheduler: self,
+            id: None,
+            reserved: false,
+        };
+        let mut pause: Option<Pin<Box<dyn Future<Output = ()> + Send>>> = None;
+        let mut used = Duration::ZERO;
+        let output = std::future::poll_fn(|cx| {
+            if let Some(yielding) = &mut pause {
+                if yielding.as_mut().poll(cx).is_pending() {
+                    return Poll::Pending;
+                }
+                pause = None;
+            } else {
+                match ticket.take_slot(share, cx) {
+                    Take::Run => {}
+                    Take::Wait => return Poll::Pending,
+                    Take::YieldThenRun => {
+                        let mut yielding: Pin<Box<dyn Future<Output = ()> + Send>> =
+                            Box::pin(tokio::task::yield_now());
+                        if yielding.as_mut().poll(cx).is_pending() {
+                            pause = Some(yielding);
+                            return Poll::Pending;
+                        }
+                    }
+                }
+            }
+            let started = Instant::now();
+            let polled = future.as_mut().poll(cx);
+            let took = started.elapsed();
+            used += took;
+            share
+                .pass
+                .fetch_add(took.as_nanos() as u64 / share.weight, Ordering::Relaxed);
+            let mut state = self.lock();
+            ticket.reserved = false;
+            if polled.is_pending() && yielded.swap(false, Ordering::AcqRel) {
+                // Wants the CPU again (its wake-up is deferred): queue, then let the
+                // furthest-behind waiter have the slot, which may be itself.
+                ticket.id = Some(state.enqueue(share, cx.waker(), true));
+            }
+            state.hand_over_or_free();
+            polled
+        })
+        .await;
+        let nanos = used.as_nanos() as u64;
+        share.cpu_nanos.fetch_add(nanos, Ordering::Relaxed);
+        route.record(nanos);
+        output
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+impl State {
+    /// Queues an evaluation of `share`'s tenant for a slot; returns its ticket.
+    fn enqueue(&mut self, share: &Arc<Share>, waker: &Waker, wake_pending: bool) -> u64 {
+        let ticket = self.next_ticket;
+        self.next_ticket += 1;
+        self.waiting.push(Waiting {
+            ticket,
+            share: share.clone(),
+            waker: waker.clone(),
+            wake_pending,
+        });
+        ticket
+    }
+
+    /// Hands the slot just given back to the waiting evaluation whose tenant is furthest
+    /// behind (oldest first among equals), waking it unless it is about to be polled anyway,
+    /// or frees the slot.
+    fn hand_over_or_free(&mut self) {
+        let next = self
+            .waiting
+            .iter()
+            .enumerate()
+            .min_by_key(|(_, waiting)| waiting.share.pass.load(Ordering::Relaxed))
+            .map(|(index, _)| index);
+        let Some(index) = next else {
+            self.free += 1;
+            return;
+        };
+        let waiting = self.waiting.remove(index);
+        self.virtual_time = self
+            .virtual_time
+            .max(waiting.share.pass.load(Ordering::Relaxed));
+        self.granted.push((waiting.ticket, waiting.wake_pending));
+        if !waiting.wake_pending {
+            waiting.waker.wake();
+        }
+    }
+}
+
+/// One evaluation's place in the queue for a run slot, if it has one.
+struct Ticket<'a> {
+    scheduler: &'a Scheduler,
+    id: Option<u64>,
+    /// Holds a slot it was handed, while yielding once before using it.
+    reserved: bool,
+}
+
+impl Ticket<'_> {
+    /// Takes a run slot for the next poll: one handed over while waiting, a free one when no
+    /// one waits, or else joins the queue.
+    fn take_slot(&mut self, share: &Arc<Share>, cx: &Context<'_>) -> Take {
+        let mut state = self.scheduler.lock();
+        if let Some(id) = self.id {
+            if let Some(at) = state.granted.iter().position(|&(t, _)| t == id) {
+                let (_, wake_was_pending) = state.granted.swap_remove(at);
+                self.id = None;
+                if wake_was_pending {
+                    return Take::Run;
+                }
+                self.reserved = true;
+                return Take::YieldThenRun;
+            }
+            // Still waiting; any pending wake-up has now been used, so it must be woken.
+            if let Some(waiting) = state.waiting.iter_mut().find(|w| w.ticket == id) {
+                waiting.waker.clone_from(cx.waker());
+                waiting.wake_pending = false;
+            }
+            return Take::Wait;
+        }
+        if state.free > 0 && state.waiting.is_empty() {
+            state.free -= 1;
+            return Take::Run;
+        }
+        self.id = Some(state.enqueue(share, cx.waker(), false));
+        Take::Wait
+    }
+}
+
+impl Drop for Ticket<'_> {
+    /// An evaluation dropped while waiting (its deadline passed) leaves the queue, and passes
+    /// on a slot it was handed but never used.
+    fn drop(&mut self) {
+        if self.id.is_none() && !self.reserved {
+            return;
+        }
+        let mut state = self.scheduler.lock();
+        if let Some(id) = self.id {
+            state.waiting.retain(|waiting| waiting.ticket != id);
+            if let Some(at) = state.granted.iter().position(|&(t, _)| t == id) {
+                state.granted.swap_remove(at);
+                state.hand_over_or_free();
+            }
+        } else if self.reserved {
+            state.hand_over_or_free();
+        }
+    }
+}
+
+impl Drop for Admission<'_> {
+    fn drop(&mut self) {
+        self.share
+            .demand_nanos
+            .fetch_sub(self.estimate, Ordering::AcqRel);
+        if self.share.in_flight.fetch_sub(1, Ordering::AcqRel) == 1 {
+            self.scheduler
+                .active_weight
+                .fetch_sub(self.share.weight, Ordering::AcqRel);
+        }
+    }
+}
+
+impl Share {
+    pub fn new(weight: u64) -> Self {
+        Share {
+            weight: weight.max(1),
+            pass: AtomicU64::new(0),
+            cpu_nanos: AtomicU64::new(0),
+            demand_nanos: AtomicU64::new(0),
+            in_flight: AtomicU64::new(0),
+        }
+    }
+
+    pub fn weight(&self) -> u64 {
+        self.weight
+    }
+
+    /// CPU used by the tenant's evaluations so far.
+    pub fn cpu(&self) -> Duration {
+        Duration::from_nanos(self.cpu_nanos.load(Ordering::Relaxed))
+    }
+}
+
+impl RouteUsage {
+    fn record(&self, nanos: u64) {
+        self.cpu_nanos.fetch_add(nanos, Ordering::Relaxed);
+        // An exponential moving average over about the last eight evaluations.
+        let old = self.average_nanos.load(Ordering::Relaxed);
+        let new = if old == 0 {
+            nanos
+        } else {
+            old - old / 8 + nanos / 8
+        };
+        self.average_nanos.store(new, Ordering::Relaxed);
+    }
+
+    /// CPU used by the route's evaluations so far.
+    pub fn cpu(&self) -> Duration {
+        Duration::from_nanos(self.cpu_nanos.load(Ordering::Relaxed))
+    }
+
+    /// The CPU an evaluation of the route takes, on average lately.
+    pub fn average(&self) -> Duration {
+        Duration::from_nanos(self.average_nanos.load(Ordering::Relaxed))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Burns CPU in polls of about `slice` for `wall` time, yielding in between like a guest at
+    /// its epoch ticks.
+    async fn burn(wall: Duration, slice: Duration, yielded: &AtomicBool) {
+        let started = Instant::now();
+        while started.elapsed() < wall {
+            let slice_start = Instant::now();
+            while slice_start.elapsed() < slice {
+                std::hint::spin_loop();
+            }
+            yielded.store(true, Ordering::Release);
+            tokio::task::yield_now().await;
+        }
+    }
+
+    #[tokio::test(flavor = "current_thread")]
+    async fn tenants_share_the_cpu_in_proportion_to_their_weights() {
+        let scheduler = Arc::new(Scheduler::new(1));
+        let heavy = Arc::new(Share::new(3));
+        let light = Arc::new(Share::new(1));
+        let route = Arc::new(RouteUsage::default());
+        let mut tasks = Vec::new();
+        for share in [&heavy, &light] {
+            for _ in 0..4 {
+                let (scheduler, share, route) = (scheduler.clone(), share.clone(), route.clone());
+                tasks.push(tokio::spawn(async move {
+                    let yielded = AtomicBool::new(false);
+                    let work = burn(
+                        Duration::from_millis(400),
+                        Duration::from_micros(200),
+                        &yielded,
+                    );
+                    scheduler.run(&share, &route, &yielded, work).await;
+                }));
+            }
+        }
+        for task in tasks {
+            task.await.unwrap();
+        }
+        let ratio = heavy.cpu().as_secs_f64() / light.cpu().as_secs_f64();
+        assert!(
+            (2.4..3.6).contains(&ratio),
+            "weight 3 against 1 got {ratio:.2}× the CPU"
+        );
+    }
+
+    #[test]
+    fn a_tenant_with_nothing_in_flight_is_always_admitted() {
+        let scheduler = Scheduler::new(2);
+        let share = Share::new(1);
+        let route = RouteUsage::default();
+        route.record(Duration::from_secs(10).as_nanos() as u64);
+        let first = scheduler.admit(&share, &route, Duration::from_millis(1));
+        assert!(first.is_ok(), "an idle machine never throttles");
+        let second = scheduler.admit(&share, &route, Duration::from_millis(1));
+        assert_eq!(
+            second.err(),
+            Some(Throttled),
+            "10 s of work cannot fit in 1 ms"
+        );
+        drop(first);
+        assert!(
+            scheduler
+                .admit(&share, &route, Duration::from_millis(1))
+                .is_ok()
+        );
+    }
+
+    #[test]
+    fn admission_counts_the_share_of_the_active_tenants() {
+        let scheduler = Scheduler::new(2);
+        let (a, b) = (Share::new(1), Share::new(1));
+        let route = RouteUsage::default();
+        route.record(Duration::from_millis(40).as_nanos() as u64);
+        let budget = Duration::from_millis(100);
+        // Alone, `a` gets both slots: 4 calls × 40 ms / 2 slots = 80 ms fits in 100 ms.
+        let alone: Vec<_> = (0..4)
+            .map(|_| scheduler.admit(&a, &route, budget))
+            .collect();
+        assert!(alone.iter().all(Result::is_ok));
+        drop(alone);
+        // Beside `b`, `a` gets one slot: only two calls fit.
+        let _b = scheduler.admit(&b, &route, budget).unwrap();
+        let shared: Vec<_> = (0..4)
+            .map(|_| scheduler.admit(&a, &route, budget))
+            .collect();
+        assert_eq!(shared.iter().filter(|a| a.is_ok()).count(), 2);
+    }
+}
