@@ -4,6 +4,7 @@
 mod bad_input;
 mod cli;
 mod common;
+mod fairness;
 mod hardening;
 mod languages;
 mod oauth;

@@ -5,7 +5,7 @@
 
 use std::hint::black_box;
 
-use wasmhook_sdk::registration::{Attribute, Command, Decision, Request, Rule};
+use wasmhook_sdk::registration::{Attribute, Command, Decision, ProfileExt, Request, Rule};
 
 /// Direct WASI calls that Rust's std never makes (see `wit/world.wit`).
 mod raw {
@@ -31,6 +31,23 @@ impl Rule for Misbehave {
             "loop" => loop {
                 black_box(());
             },
+            // CPU-heavy but correct: about 10 ms of work, then an answer.
+            "spin" => {
+                let mut x = 0u64;
+                for i in 0..20_000_000u64 {
+                    x = black_box(x.wrapping_mul(31).wrapping_add(i));
+                }
+                black_box(x);
+                Ok(Decision::allow())
+            }
+            // Broken for some users only: loops when the email is at evilexample.com.
+            "loop-on-evil" => {
+                let evil = request.submitted().email_domain().as_deref() == Some("evilexample.com");
+                while evil {
+                    black_box(());
+                }
+                Ok(Decision::allow())
+            }
             "allocate" => {
                 let mut hoard = Vec::new();
                 loop {
