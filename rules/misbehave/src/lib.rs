@@ -42,9 +42,10 @@ impl Rule for Misbehave {
             }
             // Broken for some users only: loops when the email is at evilexample.com.
             "loop-on-evil" => {
-                let evil = request.submitted().email_domain().as_deref() == Some("evilexample.com");
-                while evil {
-                    black_box(());
+                if request.submitted().email_domain().as_deref() == Some("evilexample.com") {
+                    loop {
+                        black_box(());
+                    }
                 }
                 Ok(Decision::allow())
             }
