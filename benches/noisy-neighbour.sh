@@ -1,6 +1,12 @@
 #!/usr/bin/env bash
-# Noisy neighbour: a healthy tenant's latency with and without a hostile tenant next to it, and
-# the server's memory before and after many hostile calls. Needs wrk (apt-get install wrk) and the
+# Noisy neighbour: a healthy tenant under closed-loop load (wrk, 4 connections) alone, then beside
+# three hostile tenants (a rule that loops to its 50 ms deadline, one that allocates past its
+# 32 MB cap, one that panics) on the same 2 cores:
+#   - open loop, as Okta calls: each hostile tenant called 100 times a second
+#     (benches/open-loop.py), with the default circuit breaker, and with breakers off (the CPU
+#     fair share alone holds the line);
+#   - closed loop, as before: 2 wrk connections per hostile tenant, breakers off.
+# Every healthy answer is checked (non-2xx answers count as errors). Needs wrk, python3 and the
 # release build (make build). Prints a table; run from the repository root:
 #   benches/noisy-neighbour.sh [seconds per run, default 10]
 set -euo pipefail
@@ -9,9 +15,10 @@ port=18090
 rules=$PWD/rules/target/wasm32-wasip2/release
 fixture=$PWD/tests/fixtures/okta/registration-ssr-oie.json
 dir=$(mktemp -d)
+server=
 trap 'kill $server 2>/dev/null || true; rm -rf "$dir"' EXIT
 
-tenant() { # id rule settings limits
+tenant() { # id rule settings limits breaker
   cat <<TOML
 [tenants.$1.auth]
 type = "header-secret"
@@ -22,39 +29,69 @@ event_type = "com.okta.user.pre-registration"
 rule = "$rules/$2.wasm"
 settings = $3
 limits = $4
+circuit_breaker = $5
 TOML
 }
-{
+config() { # breaker settings for the hostile tenants
   echo "listen = \"127.0.0.1:$port\""
-  tenant healthy email_domain '{ allowed_domains = ["example.com"] }' '{}'
-  tenant loop misbehave '{ behaviour = "loop" }' '{ deadline_ms = 50 }'
-  tenant allocate misbehave '{ behaviour = "allocate" }' '{ max_memory_mb = 32 }'
-  tenant panic misbehave '{ behaviour = "panic" }' '{}'
-} > "$dir/config.toml"
-
-RUST_LOG=warn ./target/release/wasmhook serve --config "$dir/config.toml" 2> "${SERVER_LOG:-/dev/stderr}" & server=$!
-until curl -sf "http://127.0.0.1:$port/readyz" >/dev/null; do sleep 0.05; done
-rss() { awk '/VmRSS/ {print $2 / 1024 " MiB"}' "/proc/$server/status"; }
+  tenant healthy email_domain '{ allowed_domains = ["example.com"] }' '{}' '{}'
+  tenant loop misbehave '{ behaviour = "loop" }' '{ deadline_ms = 50 }' "$1"
+  tenant allocate misbehave '{ behaviour = "allocate" }' '{ max_memory_mb = 32 }' "$1"
+  tenant panic misbehave '{ behaviour = "panic" }' '{}' "$1"
+}
+start() { # breaker settings
+  config "$1" > "$dir/config.toml"
+  RUST_LOG=warn ./target/release/wasmhook serve --config "$dir/config.toml" 2> "${SERVER_LOG:-/dev/stderr}" & server=$!
+  until curl -sf "http://127.0.0.1:$port/readyz" >/dev/null; do sleep 0.05; done
+}
+stop() { kill "$server"; wait "$server" 2>/dev/null || true; }
+rss() { awk '/VmRSS/ {printf "%.1f MiB", $2 / 1024}' "/proc/$server/status"; }
 load() { # tenant connections seconds
   wrk -t1 -c"$2" -d"$3"s --latency -s benches/post.lua "http://127.0.0.1:$port/hooks/$1" -- "$fixture"
 }
-p99() { awk '$1 == "99%" {print $2}'; }
-rps() { awk '/Requests\/sec/ {print $2}'; }
-requests() { awk '/requests in/ {print $1}'; }
+open_loop() { # tenant rate seconds
+  python3 benches/open-loop.py "http://127.0.0.1:$port/hooks/$1" "$fixture" "$2" "$3"
+}
+field() { sed -n "s/^RESULT.* $1=\([^ ]*\).*/\1/p"; }
+row() { # label wrk-output alone-rps alone-p99
+  local rps p99 errors
+  rps=$(field rps <<< "$2"); p99=$(field p99 <<< "$2"); errors=$(field errors <<< "$2")
+  printf '| %s | %.2f ms | %s | %s | %.2f× | %.2f× |\n' "$1" "$(bc -l <<< "$p99 / 1000")" "$rps" "$errors" \
+    "$(bc -l <<< "$rps / $3")" "$(bc -l <<< "$p99 / $4")"
+}
 
+start '{}'
 alone=$(load healthy 4 "$seconds")
+alone_rps=$(field rps <<< "$alone"); alone_p99=$(field p99 <<< "$alone")
 rss_before=$(rss)
-load loop 2 "$seconds" > "$dir/loop" & load allocate 2 "$seconds" > "$dir/allocate" & load panic 2 "$seconds" > "$dir/panic" &
-beside=$(load healthy 4 "$seconds")
-wait %2 %3 %4 2>/dev/null || wait
+open_loop loop 100 "$seconds" > "$dir/loop" & a=$!; open_loop allocate 100 "$seconds" > "$dir/allocate" & b=$!
+open_loop panic 100 "$seconds" > "$dir/panic" & c=$!
+open_with_breaker=$(load healthy 4 "$seconds")
+wait $a $b $c
+hostile_open=$(cat "$dir/loop" "$dir/allocate" "$dir/panic" | sed 's/^RESULT //')
 rss_after=$(rss)
-hostile=$(( $(requests < "$dir/loop") + $(requests < "$dir/allocate") + $(requests < "$dir/panic") ))
+stop
+
+start '{ failures = 0 }'
+open_loop loop 100 "$seconds" > "$dir/loop" & a=$!; open_loop allocate 100 "$seconds" > "$dir/allocate" & b=$!
+open_loop panic 100 "$seconds" > "$dir/panic" & c=$!
+open_fair_share=$(load healthy 4 "$seconds")
+wait $a $b $c
+hostile_fair=$(cat "$dir/loop" "$dir/allocate" "$dir/panic" | sed 's/^RESULT //')
+load loop 2 "$seconds" > /dev/null & a=$!; load allocate 2 "$seconds" > /dev/null & b=$!
+load panic 2 "$seconds" > /dev/null & c=$!
+closed_fair_share=$(load healthy 4 "$seconds")
+wait $a $b $c
+stop
 
 echo
-echo "| healthy tenant (4 connections, ${seconds} s) | p99 | requests/s |"
-echo "|---|---|---|"
-echo "| alone | $(p99 <<< "$alone") | $(rps <<< "$alone") |"
-echo "| beside a hostile tenant (loop, allocate, panic; 2 connections each) | $(p99 <<< "$beside") | $(rps <<< "$beside") |"
+echo "| healthy tenant (wrk, 4 connections, ${seconds} s) | p99 | requests/s | errors | requests/s vs alone | p99 vs alone |"
+echo "|---|---|---|---|---|---|"
+row "alone" "$alone" "$alone_rps" "$alone_p99"
+row "beside 3 hostile tenants, open loop 100 calls/s each, default breaker" "$open_with_breaker" "$alone_rps" "$alone_p99"
+row "beside 3 hostile tenants, open loop 100 calls/s each, breakers off (fair share only)" "$open_fair_share" "$alone_rps" "$alone_p99"
+row "beside 3 hostile tenants, closed loop 2 connections each, breakers off" "$closed_fair_share" "$alone_rps" "$alone_p99"
 echo
-echo "hostile calls answered: $hostile (loop $(requests < "$dir/loop"), allocate $(requests < "$dir/allocate"), panic $(requests < "$dir/panic"))"
-echo "server RSS before: $rss_before, after: $rss_after"
+echo "hostile calls (loop, allocate, panic), default breaker: $(tr '\n' ';' <<< "$hostile_open")"
+echo "hostile calls (loop, allocate, panic), breakers off: $(tr '\n' ';' <<< "$hostile_fair")"
+echo "server RSS before the hostile calls: $rss_before, after: $rss_after"

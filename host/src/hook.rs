@@ -41,7 +41,13 @@ pub async fn answer(
             span.record("rule", route.rule_name.as_str());
             let outcome = run(runtime, tenant, route, &call, flow, started).await;
             outcome.unwrap_or_else(|failure| {
-                tracing::error!(kind = failure.kind(), error = %failure, "rule failed; answering with the route's failure policy");
+                if matches!(failure, RuleFailure::Throttled | RuleFailure::CircuitOpen) {
+                    // Load shedding, not a rule failure of this call: the breaker's and the
+                    // scheduler's own lines say why.
+                    tracing::warn!(kind = failure.kind(), "not run; answering with the route's failure policy");
+                } else {
+                    tracing::error!(kind = failure.kind(), error = %failure, "rule failed; answering with the route's failure policy");
+                }
                 metrics.rule_failure(&tenant.id, &route.rule_name, failure.kind());
                 route.on_failure.answer(event_type)
             })

@@ -8,7 +8,9 @@
 //! route, for the metrics). At every epoch tick a running guest gives its slot back and joins
 //! the queue; the slot goes to the waiting evaluation whose tenant has used the least CPU for its
 //! weight (stride scheduling: each tenant's *pass* grows by CPU time / weight), which may be
-//! itself. Evaluations without a slot are not runnable, so they burn nothing. A guest blocked
+//! itself. Within a tenant, calls that have used less than [`SHORT`] of CPU go first (a quick
+//! call is never stuck behind a slow one), then the oldest call, so that a tenant's slow calls
+//! finish in order instead of all slowing down together. Evaluations without a slot are not runnable, so they burn nothing. A guest blocked
 //! in a host call gives its slot back without queueing, and queues again when it wakes. A tenant
 //! whose rule burns CPU therefore waits behind its own calls while everyone else keeps their
 //! share, and a tenant alone gets every slot.
@@ -19,10 +21,11 @@
 //! polls: with 1 ms slices, new connections and requests would wait tens of milliseconds.
 //!
 //! Admission keeps a tenant's calls within what its share can finish: a call whose tenant
-//! already has more work in flight than its share of the slots can do before the call's
-//! deadline is refused at once (kind `throttled`), instead of joining a queue in which every
-//! call would miss its deadline. The estimate uses each route's average CPU per evaluation;
-//! on an idle machine there is nothing in flight and nothing is refused.
+//! already has more work in flight than its share of the slots can do in three quarters of the
+//! call's time left is refused at once (kind `throttled`), instead of joining a queue whose
+//! tail would miss its deadline. The estimate uses each route's average CPU per evaluation;
+//! a call with nothing of its tenant's in flight is always admitted, so on an idle machine
+//! nothing is refused.
 
 use std::future::Future;
 use std::pin::{Pin, pin};
@@ -30,6 +33,9 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll, Waker};
 use std::time::{Duration, Instant};
+
+/// Within a tenant, a call that has used less CPU than this runs before older, longer calls.
+pub const SHORT: Duration = Duration::from_millis(2);
 
 /// The process-wide run slots and the tenants waiting for them.
 pub struct Scheduler {
@@ -48,6 +54,8 @@ struct State {
     /// already comes back through a deferred wake-up (it yielded at an epoch tick).
     granted: Vec<(u64, bool)>,
     next_ticket: u64,
+    /// Orders evaluations by arrival, to serve a tenant's calls oldest first.
+    next_arrival: u64,
     /// The pass of the last tenant granted a slot: a tenant coming back from idle starts here,
     /// so it cannot spend CPU it did not use while idle in one burst.
     virtual_time: u64,
@@ -55,6 +63,10 @@ struct State {
 
 struct Waiting {
     ticket: u64,
+    /// When the evaluation first asked for a slot.
+    arrival: u64,
+    /// Whether it has used at least [`SHORT`] of CPU already.
+    long: bool,
     share: Arc<Share>,
     waker: Waker,
     /// Its task will be polled anyway (a deferred wake-up from its yield is pending).
@@ -150,7 +162,7 @@ impl Scheduler {
         let active = self.active_weight.load(Ordering::Acquire).max(share.weight);
         // Nanoseconds of CPU the tenant gets per nanosecond of wall time, at its share.
         let rate = self.slots as f64 * share.weight as f64 / active as f64;
-        if in_flight > 0 && demand as f64 / rate > time_left.as_nanos() as f64 {
+        if in_flight > 0 && demand as f64 / rate > 0.75 * time_left.as_nanos() as f64 {
             return Err(Throttled);
         }
         Ok(admission)
@@ -170,6 +182,7 @@ impl Scheduler {
         let mut ticket = Ticket {
             scheduler: self,
             id: None,
+            arrival: None,
             reserved: false,
         };
         let mut pause: Option<Pin<Box<dyn Future<Output = ()> + Send>>> = None;
@@ -206,7 +219,9 @@ impl Scheduler {
             if polled.is_pending() && yielded.swap(false, Ordering::AcqRel) {
                 // Wants the CPU again (its wake-up is deferred): queue, then let the
                 // furthest-behind waiter have the slot, which may be itself.
-                ticket.id = Some(state.enqueue(share, cx.waker(), true));
+                let arrival = ticket.arrival.expect("a running evaluation has arrived");
+                let order = (arrival, used >= SHORT);
+                ticket.id = Some(state.enqueue(share, order, cx.waker(), true));
             }
             state.hand_over_or_free();
             polled
@@ -224,12 +239,21 @@ impl Scheduler {
 }
 
 impl State {
-    /// Queues an evaluation of `share`'s tenant for a slot; returns its ticket.
-    fn enqueue(&mut self, share: &Arc<Share>, waker: &Waker, wake_pending: bool) -> u64 {
+    /// Queues an evaluation of `share`'s tenant for a slot, with its arrival and whether it is
+    /// long already; returns its ticket.
+    fn enqueue(
+        &mut self,
+        share: &Arc<Share>,
+        (arrival, long): (u64, bool),
+        waker: &Waker,
+        wake_pending: bool,
+    ) -> u64 {
         let ticket = self.next_ticket;
         self.next_ticket += 1;
         self.waiting.push(Waiting {
             ticket,
+            arrival,
+            long,
             share: share.clone(),
             waker: waker.clone(),
             wake_pending,
@@ -238,14 +262,17 @@ impl State {
     }
 
     /// Hands the slot just given back to the waiting evaluation whose tenant is furthest
-    /// behind (oldest first among equals), waking it unless it is about to be polled anyway,
-    /// or frees the slot.
+    /// behind (its short calls first, then its oldest), waking it unless it is about to be
+    /// polled anyway, or frees the slot.
     fn hand_over_or_free(&mut self) {
         let next = self
             .waiting
             .iter()
             .enumerate()
-            .min_by_key(|(_, waiting)| waiting.share.pass.load(Ordering::Relaxed))
+            .min_by_key(|(_, waiting)| {
+                let pass = waiting.share.pass.load(Ordering::Relaxed);
+                (pass, waiting.long, waiting.arrival)
+            })
             .map(|(index, _)| index);
         let Some(index) = next else {
             self.free += 1;
@@ -266,6 +293,8 @@ impl State {
 struct Ticket<'a> {
     scheduler: &'a Scheduler,
     id: Option<u64>,
+    /// When the evaluation first asked for a slot.
+    arrival: Option<u64>,
     /// Holds a slot it was handed, while yielding once before using it.
     reserved: bool,
 }
@@ -275,6 +304,10 @@ impl Ticket<'_> {
     /// one waits, or else joins the queue.
     fn take_slot(&mut self, share: &Arc<Share>, cx: &Context<'_>) -> Take {
         let mut state = self.scheduler.lock();
+        let arrival = *self.arrival.get_or_insert_with(|| {
+            state.next_arrival += 1;
+            state.next_arrival
+        });
         if let Some(id) = self.id {
             if let Some(at) = state.granted.iter().position(|&(t, _)| t == id) {
                 let (_, wake_was_pending) = state.granted.swap_remove(at);
@@ -296,7 +329,7 @@ impl Ticket<'_> {
             state.free -= 1;
             return Take::Run;
         }
-        self.id = Some(state.enqueue(share, cx.waker(), false));
+        self.id = Some(state.enqueue(share, (arrival, false), cx.waker(), false));
         Take::Wait
     }
 }
@@ -456,8 +489,8 @@ mod tests {
         let (a, b) = (Share::new(1), Share::new(1));
         let route = RouteUsage::default();
         route.record(Duration::from_millis(40).as_nanos() as u64);
-        let budget = Duration::from_millis(100);
-        // Alone, `a` gets both slots: 4 calls × 40 ms / 2 slots = 80 ms fits in 100 ms.
+        let budget = Duration::from_millis(120);
+        // Alone, `a` gets both slots: 4 calls × 40 ms / 2 slots = 80 ms fits in 3/4 of 120 ms.
         let alone: Vec<_> = (0..4)
             .map(|_| scheduler.admit(&a, &route, budget))
             .collect();

@@ -63,7 +63,8 @@ fn load(
 async fn a_tenant_with_three_times_the_weight_gets_about_three_times_the_cpu() {
     // A rule that works hard (~10 ms) but answers in time, so that nothing is throttled and
     // the split is the scheduler's alone.
-    let config = tenant("heavy", "spin", 3, "") + &tenant("light", "spin", 1, "");
+    let slow = "limits = { deadline_ms = 3000 }";
+    let config = tenant("heavy", "spin", 3, slow) + &tenant("light", "spin", 1, slow);
     let server = Arc::new(TestServer::with_config(&config).await);
     let stop = Arc::new(AtomicBool::new(false));
     let mut calls = load(&server, "heavy", SSR_OIE.to_owned(), 4, &stop);
