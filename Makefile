@@ -1,5 +1,5 @@
 # Every target installs what it needs, so each works on a fresh machine with rustup.
-.PHONY: quickstart build rules test lint setup bench
+.PHONY: quickstart build rules test lint setup bench fuzz
 
 # Toolchains for the rules (idempotent): the WebAssembly target for Rust, componentize-py for
 # Python (PyPI), jco with the QuickJS backend for JavaScript (npm, versions pinned in the lockfile),
@@ -39,3 +39,19 @@ lint: setup
 	cargo clippy --all-targets -- -D warnings
 	cd rules && cargo clippy --release -- -D warnings
 	cargo clippy --locked --manifest-path guest-sdk/c/tool/Cargo.toml -- -D warnings
+
+# Coverage-guided fuzzing of request parsing, routing and answer rendering (fuzz/, its own
+# workspace; not part of `test` or CI). Needs the nightly toolchain (rustup toolchain install
+# nightly) and cargo-fuzz (cargo install cargo-fuzz --locked); the first build compiles wasmtime
+# with sanitizers and takes a while. Runs each target for FUZZ_SECONDS in one process (one core),
+# seeded by fuzz/corpus/<target>/ and growing fuzz/corpus-run/<target>/ (git-ignored). A crash
+# lands in fuzz/artifacts/<target>/; the other targets still run, and the target then fails.
+FUZZ_SECONDS ?= 600
+FUZZ_TARGETS ?= parse_and_route render
+fuzz:
+	@command -v cargo-fuzz >/dev/null || { echo "fuzz needs cargo-fuzz: cargo install cargo-fuzz --locked" >&2; exit 1; }
+	status=0; for target in $(FUZZ_TARGETS); do \
+		mkdir -p fuzz/corpus/$$target fuzz/corpus-run/$$target && \
+		cargo +nightly fuzz run $$target fuzz/corpus-run/$$target fuzz/corpus/$$target -- \
+			-max_total_time=$(FUZZ_SECONDS) || status=1; \
+	done; exit $$status

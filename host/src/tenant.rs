@@ -62,7 +62,7 @@ pub struct Route {
     /// When this version of the rule (by content) started serving this route.
     pub loaded_at: SystemTime,
     /// CPU used by the route's evaluations. Carried over, with the breaker, by a reload that
-    /// keeps the route's rule and breaker settings.
+    /// changes nothing of the route (rule, settings, limits, breaker).
     pub usage: Arc<RouteUsage>,
     pub breaker: Arc<Breaker>,
 }
@@ -151,9 +151,12 @@ impl Tenant {
                     .flat_map(|tenant| tenant.routes.iter())
                     .find(|old| old.rule_path == route.rule && old.rule.sha256 == rule.sha256);
                 let unchanged_since = unchanged.map(|old| old.loaded_at);
+                // Anything else that changed is a new deploy: its breaker starts closed.
                 let same_route = unchanged.filter(|old| {
                     old.event_type == route.event_type
                         && old.request_type == route.request_type
+                        && old.settings == route.settings
+                        && old.limits == route.limits
                         && old.breaker.config() == route.circuit_breaker
                 });
                 let rule_name = route.rule.file_stem().unwrap_or_default().to_string_lossy();
