@@ -98,8 +98,11 @@ async fn run(
     if !usage.stopped_by_deadline {
         Span::current().record("fuel", usage.fuel);
     }
+    // A deadline that came while the rule waited for the CPU is the machine's load, not the
+    // rule's fault: it must not open the breaker.
     let breaker_outcome = match &outcome {
         Ok(_) => Outcome::Success,
+        Err(RuleFailure::Deadline(_)) if usage.stopped_while_waiting => Outcome::CheapFailure,
         Err(
             RuleFailure::Deadline(_)
             | RuleFailure::MemoryCap(_)

@@ -108,6 +108,9 @@ pub struct Usage {
     pub fuel: u64,
     /// Whether the deadline stopped the rule, so that `fuel` is a lower bound.
     pub stopped_by_deadline: bool,
+    /// Whether the deadline came while the rule was not running (waiting for the CPU, or in a
+    /// host call): its time ran out rather than its code.
+    pub stopped_while_waiting: bool,
     /// Wall-clock time from store creation to the outcome.
     pub elapsed: Duration,
     /// Part of `elapsed` spent creating the store and its WASI context.
@@ -415,6 +418,7 @@ impl Runtime {
         let outcome = tokio::time::timeout_at((deadline + 2 * EPOCH_TICK).into(), call).await;
 
         let called = Instant::now();
+        let outcome_timed_out = outcome.is_err();
         let result = match outcome {
             Err(_elapsed) => Err(RuleFailure::Deadline(limits.deadline)),
             Ok(Ok(Ok(decision))) => Ok(decision),
@@ -437,6 +441,7 @@ impl Runtime {
         let usage = Usage {
             fuel,
             stopped_by_deadline: matches!(result, Err(RuleFailure::Deadline(_))),
+            stopped_while_waiting: outcome_timed_out,
             elapsed: finished - started,
             store: store_ready - started,
             instantiate: instantiated.map_or(Duration::ZERO, |at| at - store_ready),

@@ -9,7 +9,8 @@
 //!   for another cool-down.
 //!
 //! Cheap failures (the rule's own `err`, an invalid or oversized decision) do not count: they
-//! cost the server little. A closed breaker costs an atomic load per call and a store after it.
+//! cost the server little; nor does a deadline that came while the rule was waiting for the
+//! CPU, which is the machine's load rather than the rule's fault. A closed breaker costs an atomic load per call and a store after it.
 
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU8, AtomicU32, Ordering};
