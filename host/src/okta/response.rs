@@ -382,6 +382,21 @@ mod tests {
     }
 
     #[test]
+    fn numbers_reach_okta_exactly_as_the_rule_wrote_them() {
+        // Found by fuzzing: without serde_json's float_roundtrip, this came back one unit off
+        // in the last place.
+        let update = decision(vec![Command::UpdateProfile(vec![attr(
+            "score",
+            "2.962018320442506e-304",
+        )])]);
+        let answer = render(update, Flow::SelfServiceRegistration).unwrap();
+        assert!(
+            answer.body().unwrap().contains(":2.962018320442506e-304}"),
+            "{answer:?}"
+        );
+    }
+
+    #[test]
     fn rejects_answers_of_256_kb_or_more() {
         let huge = format!("\"{}\"", "x".repeat(MAX_RESPONSE_BYTES));
         let update = decision(vec![Command::UpdateProfile(vec![attr("nickName", &huge)])]);
