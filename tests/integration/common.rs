@@ -213,6 +213,22 @@ pub async fn send(
     }
 }
 
+/// Sends `calls` concurrent calls of `body` to `path`, each on its own connection, and returns
+/// the replies.
+pub async fn burst(server: &Arc<TestServer>, path: &str, body: &str, calls: usize) -> Vec<Reply> {
+    let calls: Vec<_> = (0..calls)
+        .map(|_| {
+            let (server, path, body) = (server.clone(), path.to_owned(), body.to_owned());
+            tokio::spawn(async move { server.hook(&path, &body).await })
+        })
+        .collect();
+    let mut replies = Vec::new();
+    for call in calls {
+        replies.push(call.await.unwrap());
+    }
+    replies
+}
+
 /// Asserts `reply` is the registration failure policy's generic denial, with no internals.
 pub fn assert_fail_closed(reply: &Reply) {
     assert_eq!(reply.status, 200, "{reply:?}");

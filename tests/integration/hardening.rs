@@ -409,14 +409,7 @@ macro_rules! burst_test {
             let config = tenant_toml("t", &rule, settings, "limits = { deadline_ms = 3000 }")
                 .replace("[tenants.t.auth]", "[tenants.t]\nmax_concurrent_evaluations = 1000\n[tenants.t.auth]");
             let server = std::sync::Arc::new(TestServer::with_config(&config).await);
-            let calls: Vec<_> = (0..$connections)
-                .map(|_| {
-                    let server = server.clone();
-                    tokio::spawn(async move { server.hook("/hooks/t", SSR_OIE).await })
-                })
-                .collect();
-            for call in calls {
-                let reply = call.await.unwrap();
+            for reply in crate::common::burst(&server, "/hooks/t", SSR_OIE, $connections).await {
                 assert_eq!(reply.status, 204, "{}", reply.body);
             }
             let metrics = server.get("/metrics").await.body;

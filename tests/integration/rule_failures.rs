@@ -165,14 +165,7 @@ async fn a_burst_beyond_the_tenants_concurrency_limit_waits_and_is_answered() {
         "[tenants.t]\nmax_concurrent_evaluations = 2\n[tenants.t.auth]",
     );
     let server = std::sync::Arc::new(TestServer::with_config(&config).await);
-    let burst: Vec<_> = (0..100)
-        .map(|_| {
-            let server = server.clone();
-            tokio::spawn(async move { server.hook("/hooks/t", SSR_OIE).await })
-        })
-        .collect();
-    for call in burst {
-        let reply = call.await.unwrap();
+    for reply in crate::common::burst(&server, "/hooks/t", SSR_OIE, 100).await {
         assert_eq!(reply.status, 204, "denied in a burst: {}", reply.body);
     }
     let metrics = server.get("/metrics").await.body;
