@@ -66,6 +66,7 @@ pub async fn serve(listener: TcpListener, app: Arc<App>, shutdown: impl Future<O
                 continue;
             }
         };
+        let made_room = admitted.evicted;
         let busy = admitted.busy.clone();
         let app = app.clone();
         let service = service_fn(move |request| {
@@ -93,6 +94,11 @@ pub async fn serve(listener: TcpListener, app: Arc<App>, shutdown: impl Future<O
             }
             drop(admitted);
         });
+        if made_room {
+            // Let the connection closed to make room release its descriptor before the next
+            // accept, or a flood of new connections would run the process out of them.
+            tokio::task::yield_now().await;
+        }
     }
     drop(listener);
     tracing::info!("shutting down: waiting for requests in flight");

@@ -287,6 +287,7 @@ fn a_thousand_idle_connections_cannot_starve_a_hook_call() {
     let config = write_config(&crate::common::email_domain_tenant("t"));
     // Soft and hard limit 256: the server cannot raise it, and caps itself at 192 connections.
     let server = serve_with_file_limit(&config, 256, 256);
+    let test_started = Instant::now();
     wasmhook::http::connections::raise_descriptor_limit();
     let runtime = tokio::runtime::Runtime::new().unwrap();
     let address = server.address;
@@ -309,10 +310,13 @@ fn a_thousand_idle_connections_cannot_starve_a_hook_call() {
     );
     drop(idle);
     let log = server.stop();
-    let accept_failures = log.matches("accept failed").count();
+    // Should descriptors still run out, the log says so at most once a second (it used to
+    // repeat every 100 ms).
+    let accept_failures = log.matches("accept failed").count() as u64;
+    let seconds = test_started.elapsed().as_secs();
     assert!(
-        accept_failures <= 2,
-        "{accept_failures} accept failures logged"
+        accept_failures <= seconds + 1,
+        "{accept_failures} accept failures logged in {seconds} s"
     );
 }
 

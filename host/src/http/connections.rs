@@ -120,6 +120,8 @@ pub struct Admitted {
     pub busy: Arc<AtomicBool>,
     /// Notified when the connection should close (to make room, or at shutdown).
     pub close: Arc<Notify>,
+    /// Whether an idle connection was closed to make room for this one.
+    pub evicted: bool,
 }
 
 impl Connections {
@@ -140,11 +142,15 @@ impl Connections {
     pub fn admit(self: &Arc<Self>, client: IpAddr) -> Result<Admitted, Refused> {
         let mut state = self.state.lock().unwrap_or_else(|e| e.into_inner());
         let from_client = state.per_client.get(&client).copied().unwrap_or(0);
-        if from_client >= self.limits.per_client {
+        let evicted = if from_client >= self.limits.per_client {
             state.evict_idle(Some(client)).ok_or(Refused::ClientFull)?;
+            true
         } else if state.open.len() >= self.limits.total {
             state.evict_idle(None).ok_or(Refused::Full)?;
-        }
+            true
+        } else {
+            false
+        };
         let id = state.next_id;
         state.next_id += 1;
         let busy = Arc::new(AtomicBool::new(false));
@@ -163,6 +169,7 @@ impl Connections {
             id,
             busy,
             close,
+            evicted,
         })
     }
 
