@@ -131,10 +131,11 @@ impl AcceptBackoff {
         tokio::time::sleep(self.delay).await;
     }
 
+    /// After a successful accept: the next failure waits briefly again, but is logged only if
+    /// the last line is a second old (failures between successes would otherwise log each time).
     fn reset(&mut self) {
-        if self.failures > 0 {
-            *self = AcceptBackoff::default();
-        }
+        self.delay = Duration::ZERO;
+        self.failures = 0;
     }
 }
 

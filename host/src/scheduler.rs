@@ -10,7 +10,10 @@
 //! weight (stride scheduling: each tenant's *pass* grows by CPU time / weight), which may be
 //! itself. Within a tenant, calls that have used less than [`SHORT`] of CPU go first (a quick
 //! call is never stuck behind a slow one), then the oldest call, so that a tenant's slow calls
-//! finish in order instead of all slowing down together. Evaluations without a slot are not runnable, so they burn nothing. A guest blocked
+//! finish in order instead of all slowing down together. A call that has not started yet holds
+//! no instance; once a tenant has twice as many started calls as there are slots, its calls
+//! that have not started go last, so that a burst does not instantiate hundreds of rules (a
+//! Python rule holds megabytes) that then wait for the CPU. Evaluations without a slot are not runnable, so they burn nothing. A guest blocked
 //! in a host call gives its slot back without queueing, and queues again when it wakes. A tenant
 //! whose rule burns CPU therefore waits behind its own calls while everyone else keeps their
 //! share, and a tenant alone gets every slot.
@@ -48,6 +51,8 @@ pub struct Scheduler {
 #[derive(Default)]
 struct State {
     free: usize,
+    /// Started calls a tenant may have before its calls that have not started go last.
+    started_limit: u64,
     /// Evaluations waiting for a slot, oldest first.
     waiting: Vec<Waiting>,
     /// Tickets handed a slot while waiting, not yet polled again; `true` when the evaluation
@@ -65,7 +70,8 @@ struct Waiting {
     ticket: u64,
     /// When the evaluation first asked for a slot.
     arrival: u64,
-    /// Whether it has used at least [`SHORT`] of CPU already.
+    /// Whether it has started (holds an instance), and used at least [`SHORT`] of CPU already.
+    started: bool,
     long: bool,
     share: Arc<Share>,
     waker: Waker,
@@ -94,6 +100,8 @@ pub struct Share {
     /// Estimated CPU of the evaluations in flight, in nanoseconds.
     demand_nanos: AtomicU64,
     in_flight: AtomicU64,
+    /// Evaluations that have had a slice and not finished: they hold an instance.
+    started: AtomicU64,
 }
 
 /// What one route's evaluations cost.
@@ -130,6 +138,7 @@ impl Scheduler {
             slots,
             state: Mutex::new(State {
                 free: slots,
+                started_limit: 2 * slots as u64,
                 ..State::default()
             }),
             active_weight: AtomicU64::new(0),
@@ -187,6 +196,8 @@ impl Scheduler {
         };
         let mut pause: Option<Pin<Box<dyn Future<Output = ()> + Send>>> = None;
         let mut used = Duration::ZERO;
+        // Counts the evaluation among its tenant's started ones from its first slice on.
+        let mut holds_instance: Option<Started<'_>> = None;
         let output = std::future::poll_fn(|cx| {
             if let Some(yielding) = &mut pause {
                 if yielding.as_mut().poll(cx).is_pending() {
@@ -207,6 +218,7 @@ impl Scheduler {
                     }
                 }
             }
+            holds_instance.get_or_insert_with(|| Started::new(share));
             let started = Instant::now();
             let polled = future.as_mut().poll(cx);
             let took = started.elapsed();
@@ -220,7 +232,7 @@ impl Scheduler {
                 // Wants the CPU again (its wake-up is deferred): queue, then let the
                 // furthest-behind waiter have the slot, which may be itself.
                 let arrival = ticket.arrival.expect("a running evaluation has arrived");
-                let order = (arrival, used >= SHORT);
+                let order = (arrival, true, used >= SHORT);
                 ticket.id = Some(state.enqueue(share, order, cx.waker(), true));
             }
             state.hand_over_or_free();
@@ -239,12 +251,12 @@ impl Scheduler {
 }
 
 impl State {
-    /// Queues an evaluation of `share`'s tenant for a slot, with its arrival and whether it is
-    /// long already; returns its ticket.
+    /// Queues an evaluation of `share`'s tenant for a slot, with its arrival and whether it has
+    /// started and is long already; returns its ticket.
     fn enqueue(
         &mut self,
         share: &Arc<Share>,
-        (arrival, long): (u64, bool),
+        (arrival, started, long): (u64, bool, bool),
         waker: &Waker,
         wake_pending: bool,
     ) -> u64 {
@@ -253,6 +265,7 @@ impl State {
         self.waiting.push(Waiting {
             ticket,
             arrival,
+            started,
             long,
             share: share.clone(),
             waker: waker.clone(),
@@ -271,7 +284,14 @@ impl State {
             .enumerate()
             .min_by_key(|(_, waiting)| {
                 let pass = waiting.share.pass.load(Ordering::Relaxed);
-                (pass, waiting.long, waiting.arrival)
+                let started = waiting.share.started.load(Ordering::Relaxed);
+                let class = match (waiting.started, waiting.long) {
+                    (true, false) => 0,
+                    (true, true) => 1,
+                    (false, _) if started < self.started_limit => 0,
+                    (false, _) => 2,
+                };
+                (pass, class, waiting.arrival)
             })
             .map(|(index, _)| index);
         let Some(index) = next else {
@@ -286,6 +306,22 @@ impl State {
         if !waiting.wake_pending {
             waiting.waker.wake();
         }
+    }
+}
+
+/// An evaluation counted among its tenant's started ones while this lives.
+struct Started<'a>(&'a Share);
+
+impl<'a> Started<'a> {
+    fn new(share: &'a Share) -> Self {
+        share.started.fetch_add(1, Ordering::AcqRel);
+        Started(share)
+    }
+}
+
+impl Drop for Started<'_> {
+    fn drop(&mut self) {
+        self.0.started.fetch_sub(1, Ordering::AcqRel);
     }
 }
 
@@ -329,7 +365,7 @@ impl Ticket<'_> {
             state.free -= 1;
             return Take::Run;
         }
-        self.id = Some(state.enqueue(share, (arrival, false), cx.waker(), false));
+        self.id = Some(state.enqueue(share, (arrival, false, false), cx.waker(), false));
         Take::Wait
     }
 }
@@ -375,6 +411,7 @@ impl Share {
             cpu_nanos: AtomicU64::new(0),
             demand_nanos: AtomicU64::new(0),
             in_flight: AtomicU64::new(0),
+            started: AtomicU64::new(0),
         }
     }
 
