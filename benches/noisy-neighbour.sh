@@ -5,7 +5,9 @@
 #   - open loop, as Okta calls: each hostile tenant called 100 times a second
 #     (benches/open-loop.py), with the default circuit breaker, and with breakers off (the CPU
 #     fair share alone holds the line);
-#   - closed loop, as before: 2 wrk connections per hostile tenant, breakers off.
+#   - closed loop, as before: 2 wrk connections per hostile tenant, breakers off;
+#   - the control: three calm tenants (the healthy rule) called 100 times a second each, which
+#     shows what the open-loop clients themselves cost the healthy tenant on the shared cores.
 # Every healthy answer is checked (non-2xx answers count as errors). Needs wrk, python3 and the
 # release build (make build). Prints a table; run from the repository root:
 #   benches/noisy-neighbour.sh [seconds per run, default 10]
@@ -38,6 +40,9 @@ config() { # breaker settings for the hostile tenants
   tenant loop misbehave '{ behaviour = "loop" }' '{ deadline_ms = 50 }' "$1"
   tenant allocate misbehave '{ behaviour = "allocate" }' '{ max_memory_mb = 32 }' "$1"
   tenant panic misbehave '{ behaviour = "panic" }' '{}' "$1"
+  for calm in calm1 calm2 calm3; do
+    tenant $calm email_domain '{ allowed_domains = ["example.com"] }' '{}' '{}'
+  done
 }
 start() { # breaker settings
   config "$1" > "$dir/config.toml"
@@ -64,6 +69,10 @@ start '{}'
 alone=$(load healthy 4 "$seconds")
 alone_rps=$(field rps <<< "$alone"); alone_p99=$(field p99 <<< "$alone")
 rss_before=$(rss)
+open_loop calm1 100 "$seconds" > /dev/null & a=$!; open_loop calm2 100 "$seconds" > /dev/null & b=$!
+open_loop calm3 100 "$seconds" > /dev/null & c=$!
+beside_calm=$(load healthy 4 "$seconds")
+wait $a $b $c
 open_loop loop 100 "$seconds" > "$dir/loop" & a=$!; open_loop allocate 100 "$seconds" > "$dir/allocate" & b=$!
 open_loop panic 100 "$seconds" > "$dir/panic" & c=$!
 open_with_breaker=$(load healthy 4 "$seconds")
@@ -88,6 +97,7 @@ echo
 echo "| healthy tenant (wrk, 4 connections, ${seconds} s) | p99 | requests/s | errors | requests/s vs alone | p99 vs alone |"
 echo "|---|---|---|---|---|---|"
 row "alone" "$alone" "$alone_rps" "$alone_p99"
+row "control: beside 3 calm tenants, open loop 100 calls/s each" "$beside_calm" "$alone_rps" "$alone_p99"
 row "beside 3 hostile tenants, open loop 100 calls/s each, default breaker" "$open_with_breaker" "$alone_rps" "$alone_p99"
 row "beside 3 hostile tenants, open loop 100 calls/s each, breakers off (fair share only)" "$open_fair_share" "$alone_rps" "$alone_p99"
 row "beside 3 hostile tenants, closed loop 2 connections each, breakers off" "$closed_fair_share" "$alone_rps" "$alone_p99"

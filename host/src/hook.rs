@@ -11,7 +11,7 @@ use tracing::Span;
 use crate::metrics::Metrics;
 use crate::okta::response::render_registration;
 use crate::okta::{Answer, FailurePolicy, HookCall, ParseError};
-use crate::runtime::{CompiledRule, Flow, Limits, RuleFailure, Runtime, Usage};
+use crate::runtime::{CompiledRule, Flow, Limits, RuleFailure, Runtime, Usage, acquire_by};
 use crate::scheduler::{RouteUsage, Share};
 use crate::tenant::breaker::{Outcome, Verdict};
 use crate::tenant::{Route, Tenant};
@@ -81,8 +81,7 @@ async fn run(
     else {
         return Err(RuleFailure::Throttled);
     };
-    let permit = tokio::time::timeout_at(deadline.into(), tenant.evaluations.acquire());
-    let Ok(Ok(_permit)) = permit.await else {
+    let Some(_permit) = acquire_by(&tenant.evaluations, 1, deadline).await else {
         return Err(RuleFailure::Concurrency(
             "the tenant's evaluations stayed busy until the deadline",
         ));

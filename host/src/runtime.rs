@@ -394,8 +394,7 @@ impl Runtime {
         (share, route): (&Arc<Share>, &RouteUsage),
     ) -> (Result<Decision, RuleFailure>, Usage) {
         let started = Instant::now();
-        let slots = tokio::time::timeout_at(deadline.into(), self.slots.acquire_many(rule.slots));
-        let Ok(Ok(_slots)) = slots.await else {
+        let Some(_slots) = acquire_by(&self.slots, rule.slots, deadline).await else {
             let failure =
                 RuleFailure::Concurrency("no instance slot became free before the deadline");
             return (Err(failure), Usage::default());
@@ -475,6 +474,20 @@ impl Runtime {
         }
         Ok(took)
     }
+}
+
+/// Takes `permits` of `semaphore`, waiting until `deadline` at most; `None` if they did not
+/// become free by then (or the semaphore is closed). Free permits are taken without a timer.
+pub async fn acquire_by(
+    semaphore: &Semaphore,
+    permits: u32,
+    deadline: Instant,
+) -> Option<tokio::sync::SemaphorePermit<'_>> {
+    if let Ok(permit) = semaphore.try_acquire_many(permits) {
+        return Some(permit);
+    }
+    let wait = tokio::time::timeout_at(deadline.into(), semaphore.acquire_many(permits));
+    wait.await.ok()?.ok()
 }
 
 /// Names the limit a failed guest hit, or describes its trap.
