@@ -13,8 +13,9 @@
 //! finish in order instead of all slowing down together. A call that has not started yet holds
 //! no instance; once a tenant has twice as many started calls as there are slots, its calls
 //! that have not started go last, so that a burst does not instantiate hundreds of rules (a
-//! Python rule holds megabytes) that then wait for the CPU. Evaluations without a slot are not runnable, so they burn nothing. A guest blocked
-//! in a host call gives its slot back without queueing, and queues again when it wakes. A tenant
+//! Python rule holds megabytes) that then wait for the CPU. Evaluations without a slot are not
+//! runnable, so they burn nothing. A guest blocked in a host call gives its slot back without
+//! queueing, and queues again when it wakes. A tenant
 //! whose rule burns CPU therefore waits behind its own calls while everyone else keeps their
 //! share, and a tenant alone gets every slot.
 //!
@@ -70,8 +71,9 @@ struct Waiting {
     ticket: u64,
     /// When the evaluation first asked for a slot.
     arrival: u64,
-    /// Whether it has started (holds an instance), and used at least [`SHORT`] of CPU already.
+    /// Whether it has started (holds an instance).
     started: bool,
+    /// Whether it has used at least [`SHORT`] of CPU already.
     long: bool,
     share: Arc<Share>,
     waker: Waker,
@@ -495,6 +497,43 @@ mod tests {
         assert!(
             (2.4..3.6).contains(&ratio),
             "weight 3 against 1 got {ratio:.2}× the CPU"
+        );
+    }
+
+    #[tokio::test(flavor = "current_thread")]
+    async fn a_burst_starts_only_twice_as_many_calls_as_there_are_slots() {
+        let scheduler = Arc::new(Scheduler::new(1));
+        let share = Arc::new(Share::new(1));
+        let route = Arc::new(RouteUsage::default());
+        // Calls that have begun and not finished, and the most there were at once.
+        let begun = Arc::new(AtomicU64::new(0));
+        let most = Arc::new(AtomicU64::new(0));
+        let mut tasks = Vec::new();
+        for _ in 0..8 {
+            let (scheduler, share, route) = (scheduler.clone(), share.clone(), route.clone());
+            let (begun, most) = (begun.clone(), most.clone());
+            tasks.push(tokio::spawn(async move {
+                let yielded = AtomicBool::new(false);
+                let work = async {
+                    most.fetch_max(begun.fetch_add(1, Ordering::AcqRel) + 1, Ordering::AcqRel);
+                    burn(
+                        Duration::from_millis(20),
+                        Duration::from_micros(200),
+                        &yielded,
+                    )
+                    .await;
+                    begun.fetch_sub(1, Ordering::AcqRel);
+                };
+                scheduler.run(&share, &route, &yielded, work).await;
+            }));
+        }
+        for task in tasks {
+            task.await.unwrap();
+        }
+        let most = most.load(Ordering::Acquire);
+        assert!(
+            most <= 2,
+            "{most} calls held an instance at once with one slot"
         );
     }
 
