@@ -327,6 +327,10 @@ impl Runtime {
                 path: path.to_owned(),
                 message,
             })?;
+        make_memory_images(&component).map_err(|e| LoadError::Compile {
+            path: path.to_owned(),
+            message: format!("{e:#}"),
+        })?;
         let rule = Arc::new(CompiledRule {
             sha256: sha256.clone(),
             footprint,
@@ -473,6 +477,26 @@ impl Runtime {
             decision.map_err(wasmtime::Error::msg)?;
         }
         Ok(took)
+    }
+}
+
+/// Makes the copy-on-write images of `component`'s memories now, at load, rather than in its
+/// first call. Sealing an image (a memfd) fails with `EBUSY` while the kernel still holds
+/// references to its freshly written pages, a transient race seen under load (a Python rule's
+/// image is megabytes); wasmtime does not keep the failure, so a few attempts are made. A rule
+/// that still fails is refused at load, not in a call.
+fn make_memory_images(component: &Component) -> wasmtime::Result<()> {
+    const ATTEMPTS: u64 = 4;
+    let mut attempt = 1;
+    loop {
+        match component.initialize_copy_on_write_image() {
+            Err(error) if attempt < ATTEMPTS => {
+                tracing::debug!(%error, attempt, "making a rule's memory images failed; retrying");
+                std::thread::sleep(Duration::from_millis(20 * attempt));
+                attempt += 1;
+            }
+            result => return result,
+        }
     }
 }
 
