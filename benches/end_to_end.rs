@@ -30,9 +30,8 @@ use tracing_subscriber::filter::LevelFilter;
 use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::reload;
 use tracing_subscriber::util::SubscriberInitExt;
-use wasmhook::okta::response::{MAX_RESPONSE_BYTES, render_registration};
-use wasmhook::okta::{Answer, HookCall};
-use wasmhook::runtime::{Command as RuleCommand, Decision, ErrorCause, Flow, HookError};
+use wasmhook::hooks::registration::{self, Command as RuleCommand, Decision, Flow};
+use wasmhook::okta::{Answer, ErrorCause, HookCall, HookError, MAX_RESPONSE_BYTES};
 
 // The allocator the server uses (see host/src/main.rs).
 #[global_allocator]
@@ -198,9 +197,9 @@ async fn native_email_domain(request: Request<Incoming>) -> Response<Full<Bytes>
     }
     let body = request.into_body().collect().await.unwrap().to_bytes();
     let call = HookCall::parse(&body).unwrap();
-    let flow = call.registration_flow().unwrap();
+    let flow = Flow::SelfServiceRegistration;
     // What the rule does with the request it is given.
-    let request = call.registration_request(flow, SETTINGS);
+    let request = registration::request(&call, flow, SETTINGS);
     let settings: serde_json::Value = serde_json::from_str(&request.settings).unwrap();
     let allowed = settings["allowed_domains"].as_array().unwrap();
     let email = request
@@ -236,8 +235,7 @@ async fn native_email_domain(request: Request<Incoming>) -> Response<Full<Bytes>
             debug_context: None,
         }
     };
-    assert_eq!(flow, Flow::SelfServiceRegistration);
-    match render_registration(decision, flow, MAX_RESPONSE_BYTES).unwrap() {
+    match registration::render(decision, flow, MAX_RESPONSE_BYTES).unwrap() {
         Answer::NoChange => status(StatusCode::NO_CONTENT),
         Answer::Commands(body) | Answer::Deny(body) => Response::new(Full::new(Bytes::from(body))),
     }

@@ -13,8 +13,8 @@ mod proc_stat;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
+use wasmhook::hooks::{self, HookType};
 use wasmhook::okta::HookCall;
-use wasmhook::okta::response::render_registration;
 use wasmhook::runtime::{Limits, Runtime};
 
 // The allocator the server uses (see host/src/main.rs).
@@ -85,16 +85,16 @@ fn main() {
                 }
                 let started = Instant::now();
                 let call = HookCall::parse(REQUEST.as_bytes()).unwrap();
-                let flow = call.registration_flow().unwrap();
-                let request = call.registration_request(flow, SETTINGS);
+                let request = HookType::Registration.request(&call, SETTINGS).unwrap();
+                let asked = request.asked();
                 let parsed = Instant::now();
                 let deadline = started + limits.deadline;
                 let account = (&share, &route);
                 let (decision, usage) = runtime
-                    .evaluate(&rule, &request, &limits, deadline, account)
+                    .evaluate(&rule, request, &limits, deadline, account)
                     .await;
                 let evaluated = Instant::now();
-                render_registration(decision.unwrap(), flow, limits.max_response_bytes).unwrap();
+                hooks::render(decision.unwrap(), asked, limits.max_response_bytes).unwrap();
                 let rendered = Instant::now();
                 if i < calls / 10 {
                     continue; // warm-up
@@ -115,7 +115,7 @@ fn main() {
         // same instance (which the server never makes).
         let start_up = executor.block_on(async {
             let call = HookCall::parse(REQUEST.as_bytes()).unwrap();
-            let request = call.registration_request(call.registration_flow().unwrap(), SETTINGS);
+            let request = HookType::Registration.request(&call, SETTINGS).unwrap();
             let mut difference = Duration::ZERO;
             for _ in 0..calls / 10 {
                 let [first, second] = runtime

@@ -6,10 +6,11 @@
 #   C           target/c/<name>.wasm                       (zig cc, then ../guest-sdk/c/tool)
 # Bindings are generated from ../wit at build time. A non-Rust rule is rebuilt only when its
 # sources, its language's helpers or the WIT changed. Toolchains come from `make setup`.
+# A rule's folder name says its hook: `token-*` and `saml-*` are built for those hooks' worlds,
+# every other rule for registration (Rust rules name their hook with the SDK's export macro).
 set -euo pipefail
 cd "$(dirname "$0")"
 wit=../wit
-world=registration-rule
 
 need() {
   command -v "$1" >/dev/null || { echo "rules/build.sh: $1 is missing; run \`make setup\`" >&2; exit 1; }
@@ -20,6 +21,13 @@ stale() {
   [ ! -e "$output" ] || [ -n "$(find "$@" -newer "$output" -type f -print -quit)" ]
 }
 name_of() { basename "$1" | tr - _; }
+world_of() {
+  case $(basename "$1") in
+    token-*) echo token-rule ;;
+    saml-*) echo saml-rule ;;
+    *) echo registration-rule ;;
+  esac
+}
 
 cargo build --release --quiet
 
@@ -28,7 +36,7 @@ mkdir -p target/python
 for rule in python/*/; do
   output=target/python/$(name_of "$rule").wasm
   if stale "$output" "$rule" ../guest-sdk/python "$wit" build.sh; then
-    componentize-py -d "$wit" -w "$world" componentize app -p "$rule" -p ../guest-sdk/python -o "$output" >/dev/null
+    componentize-py -d "$wit" -w "$(world_of "$rule")" componentize app -p "$rule" -p ../guest-sdk/python -o "$output" >/dev/null
   fi
 done
 
@@ -39,11 +47,11 @@ for rule in javascript/*/rule.js; do
   output=target/javascript/$(name_of "$dir").wasm
   if stale "$output" "$dir" ../guest-sdk/javascript "$wit" build.sh; then
     javascript/node_modules/.bin/jco componentize "$PWD/$rule" --bundle --backend quickjs \
-      --backend-qjs-disable-async --wit "$wit" --world-name "$world" -o "$output" >/dev/null
+      --backend-qjs-disable-async --wit "$wit" --world-name "$(world_of "$dir")" -o "$output" >/dev/null
   fi
 done
 
-# C: wasmhook-c (../guest-sdk/c/tool) generates the bindings and makes the component; it is built
+# C (registration rules only): wasmhook-c (../guest-sdk/c/tool) generates the bindings and makes the component; it is built
 # here for the host, so the explicit --target overrides the wasm32-wasip2 default of .cargo/.
 python3 -m ziglang version >/dev/null 2>&1 || { echo "rules/build.sh: zig (pip ziglang) is missing; run \`make setup\`" >&2; exit 1; }
 host=$(rustc -vV | sed -n 's/^host: //p')
@@ -55,7 +63,7 @@ mkdir -p target/c/core
 if stale "$bindings/registration_rule.h" "$wit" "$tool" build.sh; then
   # Into a fresh folder, swapped in whole: an interrupted run never leaves half the files new.
   rm -rf "$bindings.partial"
-  "$tool" bindings --wit "$wit" --world "$world" --out "$bindings.partial"
+  "$tool" bindings --wit "$wit" --world registration-rule --out "$bindings.partial"
   rm -rf "$bindings" && mv "$bindings.partial" "$bindings"
 fi
 for rule in c/*/; do

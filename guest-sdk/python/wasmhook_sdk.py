@@ -1,4 +1,5 @@
-"""Helpers for wasmhook rules written in Python and built with componentize-py.
+"""Helpers for registration rules written in Python and built with componentize-py (world
+`registration-rule`), plus the shared ones of `wasmhook_shared`.
 
 The bindings (`wit_world`) are generated from `wit/` when the rule is built; this module only adds
 the builders and accessors that make a rule read like its intent. A denial is a DENY command *and*
@@ -7,17 +8,11 @@ an `error`, which is what Okta needs to show field errors.
 
 import json
 
-from componentize_py_types import Err
+from wasmhook_shared import email_domain, fail, get, hook_error, log, pointer, settings  # noqa: F401
 from wit_world.exports import registration as _registration
-from wit_world.imports import log as _log
 from wit_world.imports import types as _types
 
 Flow = _registration.Flow
-
-
-def settings(request) -> dict:
-    """The route's settings, as a dict."""
-    return json.loads(request.settings)
 
 
 def submitted(request) -> list:
@@ -28,22 +23,6 @@ def submitted(request) -> list:
     return request.user_profile
 
 
-def get(profile: list, name: str):
-    """An attribute's value (any JSON type), or None when absent."""
-    for attribute in profile:
-        if attribute.name == name:
-            return json.loads(attribute.value)
-    return None
-
-
-def email_domain(email) -> str | None:
-    """The lowercased text after the last `@`; compare it for equality, never by substring."""
-    if not isinstance(email, str):
-        return None
-    local, at, domain = email.strip().rpartition("@")
-    return domain.lower() if at and local and domain else None
-
-
 def allow():
     """No change: answered with 204."""
     return _registration.Decision(commands=[], error=None, debug_context=None)
@@ -51,9 +30,8 @@ def allow():
 
 def deny(summary: str, *causes):
     """A denial: a DENY command and an `error` with `causes` (see `field_error`)."""
-    error = _types.HookError(error_summary=summary, error_causes=list(causes))
     return _registration.Decision(
-        commands=[_registration.Command_Deny()], error=error, debug_context=None
+        commands=[_registration.Command_Deny()], error=hook_error(summary, causes), debug_context=None
     )
 
 
@@ -76,13 +54,3 @@ def update_progressive_profile(decision, **attributes):
     values = [_types.Attribute(name=k, value=json.dumps(v)) for k, v in attributes.items()]
     decision.commands.append(_registration.Command_UpdateProgressiveProfile(values))
     return decision
-
-
-def fail(message: str):
-    """Gives up: the server answers with the route's failure policy and logs `message`."""
-    raise Err(message)
-
-
-def log(message: str, level=_types.Level.INFO):
-    """Writes to the server's log, tagged with the call. Never log secrets or personal data."""
-    _log.log(level, message)

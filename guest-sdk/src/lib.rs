@@ -25,8 +25,12 @@
 //! ```
 //!
 //! # Layout
-//! - [`registration`]: the registration hook (`com.okta.user.pre-registration`): generated types,
-//!   the [`Rule`](registration::Rule) trait, decision builders and the export macro.
+//! One module per hook type, each with its generated types, its `Rule` trait, decision builders
+//! and an export macro; a rule crate uses one of them.
+//! - [`registration`]: the registration hook (`com.okta.user.pre-registration`).
+//! - [`token`]: the token hook (`com.okta.oauth2.tokens.transform`).
+//! - [`saml`]: the SAML assertion hook (`com.okta.saml.tokens.transform`).
+//! - [`types`]: shapes every hook shares (profile attributes, sessions, patch operations, errors).
 //! - [`log`]: structured logging into the server's log, tagged with the request.
 //! - [`ProfileExt`]: read helpers on profile attribute lists (values are JSON).
 //!
@@ -44,19 +48,29 @@ pub struct ReadmeExample;
 
 mod profile;
 pub mod registration;
+pub mod saml;
+#[doc(hidden)]
+pub mod shared;
+pub mod token;
 
 pub use profile::{ProfileExt, email_domain};
 /// Exports a type implementing [`registration::Rule`] as the component's registration hook.
 pub use registration::bindings::export_registration_rule;
+/// Exports a type implementing [`saml::Rule`] as the component's SAML assertion hook.
+pub use saml::bindings::export_saml_rule;
 /// The JSON library the SDK uses for settings and attribute values, re-exported for rules.
 pub use serde_json;
+/// The types every hook shares (`wasmhook:rule/types`).
+pub use shared::wasmhook::rule::types;
+/// Exports a type implementing [`token::Rule`] as the component's token hook.
+pub use token::bindings::export_token_rule;
 
 /// Structured logging into the server's log; each line is tagged with the request being evaluated.
 ///
 /// Never log secrets or personal data (passwords, OTPs, profile values): operators read these lines.
 pub mod log {
-    use crate::registration::bindings::wasmhook::rule::log::log as host_log;
-    use crate::registration::bindings::wasmhook::rule::types::Level;
+    use crate::shared::wasmhook::rule::log::log as host_log;
+    use crate::types::Level;
 
     /// Logs `message` at debug level.
     pub fn debug(message: &str) {
@@ -74,4 +88,9 @@ pub mod log {
     pub fn error(message: &str) {
         host_log(Level::Error, message);
     }
+}
+
+/// Escapes `name` as one segment of a JSON Pointer (RFC 6901: `~` → `~0`, `/` → `~1`).
+pub fn escape_pointer(name: &str) -> String {
+    name.replace('~', "~0").replace('/', "~1")
 }

@@ -3,7 +3,7 @@
 
 use serde_json::Value;
 
-use crate::registration::Attribute;
+use crate::types::Attribute;
 
 /// Read helpers on a list of profile attributes (`data.userProfile`, `data.userProfileUpdate`, …).
 pub trait ProfileExt {

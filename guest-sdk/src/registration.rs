@@ -6,11 +6,9 @@
 use serde_json::Value;
 
 pub use crate::profile::ProfileExt;
+pub use crate::types::{Attribute, Envelope, ErrorCause, HookError, Json, RequestContext};
 pub use bindings::exports::wasmhook::rule::registration::{
     Command, Decision, ExistingUser, Flow, Guest as Rule, Request,
-};
-pub use bindings::wasmhook::rule::types::{
-    Attribute, Envelope, ErrorCause, HookError, Json, RequestContext,
 };
 
 /// Generated from `wit/` by wit-bindgen; the export macro refers to this path.
@@ -23,6 +21,10 @@ pub mod bindings {
         pub_export_macro: true,
         export_macro_name: "export_registration_rule",
         default_bindings_module: "wasmhook_sdk::registration::bindings",
+        with: {
+            "wasmhook:rule/types@0.1.0": crate::types,
+            "wasmhook:rule/log@0.1.0": crate::shared::wasmhook::rule::log,
+        },
     });
 }
 

@@ -12,7 +12,8 @@ use clap::{Args, Parser, Subcommand};
 
 use crate::app::App;
 use crate::config::Config;
-use crate::okta::{Answer, FailurePolicy, HookCall, REGISTRATION};
+use crate::hooks;
+use crate::okta::{Answer, HookCall};
 use crate::runtime::{Limits, Runtime};
 use crate::telemetry::LogFormat;
 use crate::tenant::Tenants;
@@ -150,18 +151,17 @@ async fn eval(args: EvalArgs) -> anyhow::Result<()> {
     };
     let call = HookCall::parse(&body).context("the request is not an Okta hook call")?;
     let event_type = call.envelope.event_type.as_str();
-    let Some(flow) = call.registration_flow() else {
-        if event_type != REGISTRATION {
-            bail!("this rule handles `{REGISTRATION}` calls; the request is a `{event_type}` call");
-        }
-        eprintln!(
-            "unknown requestType: the server answers with the failure policy, without running a rule"
+    let hook = rule.hook;
+    if event_type != hook.event_type() {
+        bail!(
+            "this is a {hook} rule, for `{}` calls; the request is a `{event_type}` call",
+            hook.event_type()
         );
-        return print_answer(
-            FailurePolicy::default_for(event_type).answer(event_type),
-            None,
-        );
-    };
+    }
+    if let Err(unrouted) = hook.routed_request_type(&call) {
+        eprintln!("{unrouted}: the server answers with the failure policy, without running a rule");
+        return print_answer(hooks::failure_answer(event_type, None), None);
+    }
     let deadline = Instant::now() + limits.deadline;
     let job = crate::hook::Job {
         rule: &rule,
@@ -170,7 +170,7 @@ async fn eval(args: EvalArgs) -> anyhow::Result<()> {
         share: &Arc::new(crate::scheduler::Share::new(1)),
         usage: &crate::scheduler::RouteUsage::default(),
     };
-    let (answer, usage) = crate::hook::evaluate(&runtime, &job, &call, flow, deadline).await;
+    let (answer, usage) = crate::hook::evaluate(&runtime, &job, &call, hook, deadline).await;
     let usage = format!(
         "in {:.2} ms, fuel {}{}",
         usage.elapsed.as_secs_f64() * 1e3,
@@ -183,10 +183,16 @@ async fn eval(args: EvalArgs) -> anyhow::Result<()> {
     );
     match answer {
         Ok(answer) => print_answer(answer, Some(usage)),
-        Err(failure) => bail!(
-            "the rule failed ({}): {failure} ({usage})\nthe server would answer with the route's failure policy",
-            failure.kind()
-        ),
+        Err(failure) => {
+            let policy = hook.default_policy();
+            let answer = hooks::failure_answer(event_type, None);
+            bail!(
+                "the rule failed ({}): {failure} ({usage})\nthe server would answer with the \
+                 route's failure policy; by default ({policy:?}) that is {}",
+                failure.kind(),
+                answer.body().unwrap_or("204 No Content")
+            )
+        }
     }
 }
 
@@ -235,8 +241,11 @@ fn check(config: &Path) -> anyhow::Result<()> {
     let config = Config::load(config, None)?;
     let runtime = Runtime::new(config.cache_dir.as_deref())?;
     let tenants = Tenants::build(&config, &runtime)?;
-    let routes: Vec<_> = tenants.iter().flat_map(|t| t.routes.iter()).collect();
-    let modules: HashSet<_> = routes.iter().map(|r| r.rule.sha256.as_str()).collect();
+    let routes: Vec<_> = tenants
+        .iter()
+        .flat_map(|t| t.routes.iter().map(move |route| (t, route)))
+        .collect();
+    let modules: HashSet<_> = routes.iter().map(|(_, r)| r.rule.sha256.as_str()).collect();
     println!(
         "{}: ok ({} tenants, {} routes, {} distinct rule modules)",
         config.file.display(),
@@ -244,5 +253,20 @@ fn check(config: &Path) -> anyhow::Result<()> {
         routes.len(),
         modules.len()
     );
+    for (tenant, route) in routes {
+        let request_type = route
+            .request_type
+            .as_deref()
+            .map(|t| format!(" {t}"))
+            .unwrap_or_default();
+        println!(
+            "  {}: {}{request_type} -> {} rule {} ({})",
+            tenant.id,
+            route.event_type,
+            route.hook,
+            route.rule_path.display(),
+            &route.rule.sha256[..12]
+        );
+    }
     Ok(())
 }

@@ -13,8 +13,9 @@ use std::time::Duration;
 use http::{HeaderName, HeaderValue};
 use serde::Deserialize;
 
+use crate::hooks::HookType;
+use crate::okta::FailurePolicy;
 use crate::okta::response::MAX_RESPONSE_BYTES;
-use crate::okta::{FailurePolicy, PROGRESSIVE_PROFILE, REGISTRATION, SELF_SERVICE_REGISTRATION};
 use crate::runtime::{Limits, MAX_CONCURRENT_EVALUATIONS};
 use crate::tenant::breaker::BreakerConfig;
 
@@ -131,6 +132,8 @@ impl std::fmt::Debug for HeaderSecretConfig {
 /// Which rule answers which hook calls of a tenant, with what settings and limits.
 #[derive(Debug, Clone)]
 pub struct RouteConfig {
+    /// The hook type of `event_type`.
+    pub hook: HookType,
     pub event_type: String,
     /// `None` matches every request type of `event_type`.
     pub request_type: Option<String>,
@@ -593,28 +596,36 @@ fn validate_header_secret(
 
 impl raw::Route {
     fn validate(self, base: &Path, defaults: &Defaults) -> Result<RouteConfig, Invalid> {
-        if self.event_type != REGISTRATION {
+        let Some(hook) = HookType::of_event_type(&self.event_type) else {
+            let known = HookType::ALL.map(|hook| format!("`{}`", hook.event_type()));
             let message = format!(
-                "`{}` is not supported yet; rules can handle `{REGISTRATION}`",
-                self.event_type
+                "`{}` is not supported yet; rules can handle {}",
+                self.event_type,
+                known.join(", ")
             );
             return Err(("event_type".into(), message));
-        }
+        };
         if let Some(request_type) = &self.request_type
-            && ![SELF_SERVICE_REGISTRATION, PROGRESSIVE_PROFILE].contains(&request_type.as_str())
+            && !hook.request_types().contains(&request_type.as_str())
         {
-            let message = format!(
-                "`{request_type}` is not a registration request type \
-                 (`{SELF_SERVICE_REGISTRATION}` or `{PROGRESSIVE_PROFILE}`)"
-            );
+            let message = match hook.request_types() {
+                [] => format!("`{}` calls have no request type", self.event_type),
+                known => format!(
+                    "`{request_type}` is not a {hook} request type ({})",
+                    known
+                        .iter()
+                        .map(|t| format!("`{t}`"))
+                        .collect::<Vec<_>>()
+                        .join(" or ")
+                ),
+            };
             return Err(("request_type".into(), message));
         }
         let settings = serde_json::to_string(&self.settings.unwrap_or_default())
             .map_err(|e| ("settings".to_owned(), e.to_string()))?;
         Ok(RouteConfig {
-            on_failure: self
-                .on_failure
-                .unwrap_or(FailurePolicy::default_for(&self.event_type)),
+            on_failure: self.on_failure.unwrap_or(hook.default_policy()),
+            hook,
             event_type: self.event_type,
             request_type: self.request_type,
             rule: base.join(self.rule),
@@ -634,6 +645,7 @@ impl raw::Route {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::hooks::registration::EVENT_TYPE as REGISTRATION;
 
     /// Writes `toml` to a fresh file in a temporary folder.
     fn write(toml: &str) -> PathBuf {
@@ -972,8 +984,13 @@ mod tests {
                 "tenant `demo`: routes[0].request_type: `x` is not a registration",
             ),
             (
-                route("").replace(REGISTRATION, "com.okta.oauth2.tokens.transform"),
+                route("").replace(REGISTRATION, "com.okta.user.credential.password.import"),
                 "tenant `demo`: routes[0].event_type:",
+            ),
+            (
+                route("request_type = \"x\"")
+                    .replace(REGISTRATION, "com.okta.oauth2.tokens.transform"),
+                "tenant `demo`: routes[0].request_type: `com.okta.oauth2.tokens.transform` calls have no request type",
             ),
             (
                 route("limits = { max_memory_mb = 0 }"),

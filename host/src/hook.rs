@@ -1,17 +1,18 @@
-//! One hook call end to end, independent of HTTP: parse, route, evaluate in the sandbox, render.
+//! One hook call end to end, independent of HTTP and of the hook type: parse, route, admit,
+//! evaluate in the sandbox, render, or answer with the failure policy.
 //!
-//! The server and `wasmhook eval` share [`evaluate`], so the offline preview answers exactly as
-//! the server would.
+//! The server and `wasmhook eval` share [`evaluate`] and [`hooks::failure_answer`], so the
+//! offline preview answers exactly as the server would.
 
 use std::sync::Arc;
 use std::time::Instant;
 
 use tracing::Span;
 
+use crate::hooks::{self, HookType};
 use crate::metrics::Metrics;
-use crate::okta::response::render_registration;
-use crate::okta::{Answer, FailurePolicy, HookCall, ParseError};
-use crate::runtime::{CompiledRule, Flow, Limits, RuleFailure, Runtime, Usage, acquire_by};
+use crate::okta::{Answer, HookCall, ParseError};
+use crate::runtime::{CompiledRule, Limits, RuleFailure, Runtime, Usage, acquire_by};
 use crate::scheduler::{RouteUsage, Share};
 use crate::tenant::breaker::{Outcome, Verdict};
 use crate::tenant::{Route, Tenant};
@@ -35,11 +36,11 @@ pub async fn answer(
         Err(unrouted) => {
             tracing::warn!(reason = %unrouted, "no rule for this call; answering with the hook type's failure policy");
             metrics.unrouted(&tenant.id);
-            FailurePolicy::default_for(event_type).answer(event_type)
+            hooks::failure_answer(event_type, None)
         }
-        Ok((route, flow)) => {
+        Ok((route, hook)) => {
             span.record("rule", route.rule_name.as_str());
-            let outcome = run(runtime, tenant, route, &call, flow, started).await;
+            let outcome = run(runtime, tenant, route, &call, hook, started).await;
             outcome.unwrap_or_else(|failure| {
                 if matches!(failure, RuleFailure::Throttled | RuleFailure::CircuitOpen) {
                     // Load shedding, not a rule failure of this call: the breaker's and the
@@ -49,7 +50,7 @@ pub async fn answer(
                     tracing::error!(kind = failure.kind(), error = %failure, "rule failed; answering with the route's failure policy");
                 }
                 metrics.rule_failure(&tenant.id, &route.rule_name, failure.kind());
-                route.on_failure.answer(event_type)
+                hooks::failure_answer(event_type, Some(route.on_failure))
             })
         }
     };
@@ -65,7 +66,7 @@ async fn run(
     tenant: &Tenant,
     route: &Route,
     call: &HookCall,
-    flow: Flow,
+    hook: HookType,
     started: Instant,
 ) -> Result<Answer, RuleFailure> {
     let Verdict::Run { probe } = route.breaker.check() else {
@@ -93,7 +94,7 @@ async fn run(
         share: &tenant.share,
         usage: &route.usage,
     };
-    let (outcome, usage) = evaluate(runtime, &job, call, flow, deadline).await;
+    let (outcome, usage) = evaluate(runtime, &job, call, hook, deadline).await;
     if !usage.stopped_by_deadline {
         Span::current().record("fuel", usage.fuel);
     }
@@ -124,21 +125,30 @@ pub struct Job<'a> {
     pub usage: &'a RouteUsage,
 }
 
-/// Runs `job` on a registration `call` and renders its decision as Okta's answer by
-/// `deadline`; also returns what the evaluation consumed.
+/// Runs `job` on `call`, a call of `hook` (the rule's hook type), and renders its decision as
+/// Okta's answer by `deadline`; also returns what the evaluation consumed.
 pub async fn evaluate(
     runtime: &Runtime,
     job: &Job<'_>,
     call: &HookCall,
-    flow: Flow,
+    hook: HookType,
     deadline: Instant,
 ) -> (Result<Answer, RuleFailure>, Usage) {
-    let request = call.registration_request(flow, job.settings);
+    let request = match hook.request(call, job.settings) {
+        Ok(request) => request,
+        // Routing has refused such calls already; `eval` checks them first, too.
+        Err(unrouted) => {
+            let failure =
+                RuleFailure::InvalidDecision(format!("not a call for the rule: {unrouted}"));
+            return (Err(failure), Usage::default());
+        }
+    };
+    let asked = request.asked();
     let account = (job.share, job.usage);
     let (decision, usage) = runtime
-        .evaluate(job.rule, &request, job.limits, deadline, account)
+        .evaluate(job.rule, request, job.limits, deadline, account)
         .await;
     let max_bytes = job.limits.max_response_bytes;
-    let answer = decision.and_then(|d| render_registration(d, flow, max_bytes));
+    let answer = decision.and_then(|d| Ok(hooks::render(d, asked, max_bytes)?));
     (answer, usage)
 }

@@ -26,6 +26,7 @@ pub mod app;
 pub mod cli;
 pub mod config;
 pub mod hook;
+pub mod hooks;
 pub mod http;
 pub mod metrics;
 pub mod okta;

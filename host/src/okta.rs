@@ -1,22 +1,20 @@
-//! The Okta inline hook protocol: what Okta sends, and the JSON it accepts back.
+//! The Okta inline hook protocol at the wire level, shared by every hook type: the envelope,
+//! lenient parsing, the shapes several hooks share, JSON Patch operations, and the answers Okta
+//! accepts. What is particular to one hook type lives in its module under `crate::hooks`.
 //!
 //! Parsing is lenient where Okta's own material is inconsistent (version fields as strings or
 //! numbers, unknown fields ignored) and strict where a mistake would be silent: a request without an
 //! `eventType` or a `data` object is rejected, and every decision a rule returns is checked against
-//! what Okta accepts for that hook before it is sent (see [`response`]).
+//! what Okta accepts for that hook before it is sent.
 
+pub mod patch;
 pub mod request;
 pub mod response;
+mod types;
+pub mod wire;
 
-pub use request::{HookCall, ParseError};
-pub use response::{Answer, FailurePolicy};
-
-/// `eventType` of the registration inline hook (self-service registration and progressive profile).
-pub const REGISTRATION: &str = "com.okta.user.pre-registration";
-/// `eventType` of the password import inline hook.
-pub const PASSWORD_IMPORT: &str = "com.okta.user.credential.password.import";
-
-/// `requestType` of Identity Engine self-service registration (Classic Engine sends none).
-pub const SELF_SERVICE_REGISTRATION: &str = "self.service.registration";
-/// `requestType` of Identity Engine progressive profiling.
-pub const PROGRESSIVE_PROFILE: &str = "progressive.profile";
+pub use request::{Envelope, HookCall, ParseError};
+pub use response::{Answer, FailurePolicy, MAX_RESPONSE_BYTES, Refusal};
+pub use types::{
+    Attribute, ErrorCause, HookError, PatchOp, PatchOperation, RequestContext, Session, User,
+};

@@ -1,12 +1,14 @@
-//! Choosing the route (and so the rule) for a hook call, by `eventType` and `requestType`.
+//! Choosing the route (and so the rule) for a hook call, by `eventType` and, for hook types that
+//! have them, `requestType`.
 //!
 //! A route with a request type matches only that request type; one without matches every request
-//! type of its event type, and the more specific route wins. A registration call without
+//! type of its event type, and the more specific route wins. How a hook type's request type is
+//! read is the hook's business ([`HookType::routed_request_type`]): a registration call without
 //! `requestType` comes from Classic Engine, where the only flow is self-service registration, so
 //! it is routed as `self.service.registration`.
 
-use crate::okta::{HookCall, REGISTRATION, SELF_SERVICE_REGISTRATION};
-use crate::runtime::Flow;
+use crate::hooks::HookType;
+use crate::okta::HookCall;
 use crate::tenant::Route;
 use crate::untrusted::GuestText;
 
@@ -63,27 +65,16 @@ impl<R: Routable> RouteTable<R> {
         self.routes.iter()
     }
 
-    /// The route for `call`, with the registration flow the rule will see.
-    pub fn route(&self, call: &HookCall) -> Result<(&R, Flow), Unrouted> {
+    /// The route for `call`, and the hook type it is a call of.
+    pub fn route(&self, call: &HookCall) -> Result<(&R, HookType), Unrouted> {
         let event_type = call.envelope.event_type.as_str();
-        let flow = call
-            .registration_flow()
-            .ok_or_else(|| match &call.envelope.request_type {
-                _ if event_type != REGISTRATION => Unrouted::NoRoute,
-                _ if call.request_type_malformed => Unrouted::MalformedRequestType,
-                Some(other) => Unrouted::UnknownRequestType(GuestText::new(other, 64)),
-                None => Unrouted::NoRoute,
-            })?;
-        let request_type = call
-            .envelope
-            .request_type
-            .as_deref()
-            .unwrap_or(SELF_SERVICE_REGISTRATION);
+        let hook = HookType::of_event_type(event_type).ok_or(Unrouted::NoRoute)?;
+        let request_type = hook.routed_request_type(call)?;
         let matching = |specific: bool| {
             self.routes.iter().find(|route| {
                 route.event_type() == event_type
                     && match route.request_type() {
-                        Some(rt) => specific && rt == request_type,
+                        Some(rt) => specific && Some(rt) == request_type,
                         None => !specific,
                     }
             })
@@ -91,6 +82,6 @@ impl<R: Routable> RouteTable<R> {
         let route = matching(true)
             .or_else(|| matching(false))
             .ok_or(Unrouted::NoRoute)?;
-        Ok((route, flow))
+        Ok((route, hook))
     }
 }

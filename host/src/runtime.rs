@@ -40,19 +40,18 @@ use std::time::{Duration, Instant};
 
 use sha2::{Digest, Sha256};
 use tokio::sync::Semaphore;
-use wasmtime::component::{Component, Linker};
+use wasmtime::component::{Component, InstancePre, Linker};
 use wasmtime::{
     Config, Engine, InstanceAllocationStrategy, PoolConcurrencyLimitError, Store, Trap,
     UpdateDeadline,
 };
 
+use crate::hooks::{self, HookType};
+use crate::okta::Refusal;
 use crate::scheduler::{RouteUsage, Scheduler, Share};
 use crate::untrusted::GuestText;
-use bindings::RegistrationRulePre;
-pub use bindings::{
-    Attribute, Command, Decision, Envelope, ErrorCause, ExistingUser, Flow, HookError,
-    RegistrationRequest, RequestContext,
-};
+use bindings::Exports;
+pub use bindings::interface_name;
 pub use pool::Footprint;
 pub use sandbox::LOG_LINE_COST;
 use sandbox::Sandbox;
@@ -154,6 +153,15 @@ pub enum RuleFailure {
     TooMuchData(usize),
 }
 
+impl From<Refusal> for RuleFailure {
+    fn from(refusal: Refusal) -> Self {
+        match refusal {
+            Refusal::Invalid(message) => RuleFailure::InvalidDecision(message),
+            Refusal::Oversize { size, limit } => RuleFailure::Oversize { size, limit },
+        }
+    }
+}
+
 impl RuleFailure {
     /// A short, stable name for metrics and logs.
     pub fn kind(&self) -> &'static str {
@@ -199,10 +207,14 @@ pub struct CompiledRule {
     pub sha256: String,
     /// What one instance takes from the pool.
     pub footprint: Footprint,
+    /// The hook type the rule handles: the hook interface it exports.
+    pub hook: HookType,
     /// Pool slots (permits of [`Runtime::slots`]) one evaluation takes.
     slots: u32,
-    /// Type-checked against the registration world at load.
-    pre: RegistrationRulePre<Sandbox>,
+    /// Imports resolved and type-checked at load.
+    pre: InstancePre<Sandbox>,
+    /// Its hook interface's exports, looked up at load.
+    exports: Exports,
 }
 
 /// The process-wide engine, linker and compiled-rule cache. Cheap to clone.
@@ -321,7 +333,10 @@ impl Runtime {
             message: format!("{e:#}"),
         };
         let pre = self.linker.instantiate_pre(&component).map_err(contract)?;
-        let pre = RegistrationRulePre::new(pre).map_err(contract)?;
+        let exports = Exports::find(&pre).map_err(|message| LoadError::Contract {
+            path: path.to_owned(),
+            message,
+        })?;
         let footprint =
             Footprint::of(&component, &bytes).map_err(|message| LoadError::Compile {
                 path: path.to_owned(),
@@ -334,8 +349,10 @@ impl Runtime {
         let rule = Arc::new(CompiledRule {
             sha256: sha256.clone(),
             footprint,
+            hook: exports.hook(),
             slots: footprint.slots(),
             pre,
+            exports,
         });
         let mut compiled = self.compiled.lock().unwrap_or_else(|e| e.into_inner());
         compiled.retain(|_, rule| rule.strong_count() > 0);
@@ -386,17 +403,17 @@ impl Runtime {
         store
     }
 
-    /// Runs `rule` on `request` in a fresh instance under `limits`, answering by `deadline`
-    /// (waiting for pool slots and the CPU counts against it). The CPU it uses is charged to
-    /// `share` and `route`.
+    /// Runs `rule` on `request` (of the rule's hook type) in a fresh instance under `limits`,
+    /// answering by `deadline` (waiting for pool slots and the CPU counts against it). The CPU it
+    /// uses is charged to `share` and `route`.
     pub async fn evaluate(
         &self,
         rule: &CompiledRule,
-        request: &RegistrationRequest,
+        request: hooks::Request,
         limits: &Limits,
         deadline: Instant,
         (share, route): (&Arc<Share>, &RouteUsage),
-    ) -> (Result<Decision, RuleFailure>, Usage) {
+    ) -> (Result<hooks::Decision, RuleFailure>, Usage) {
         let started = Instant::now();
         let Some(_slots) = acquire_by(&self.slots, rule.slots, deadline).await else {
             let failure =
@@ -410,10 +427,7 @@ impl Runtime {
         let call = async {
             let instance = rule.pre.instantiate_async(&mut store).await?;
             instantiated = Some(Instant::now());
-            instance
-                .wasmhook_rule_registration()
-                .call_evaluate(&mut store, request)
-                .await
+            rule.exports.evaluate(&mut store, &instance, request).await
         };
         // The epoch callback traps a running guest at its deadline (within one tick). The timer is
         // the backstop for a guest waiting in a host call, where no epoch check runs.
@@ -460,7 +474,7 @@ impl Runtime {
     pub async fn time_two_calls_in_one_instance(
         &self,
         rule: &CompiledRule,
-        request: &RegistrationRequest,
+        request: &hooks::Request,
         limits: &Limits,
     ) -> wasmtime::Result<[Duration; 2]> {
         let yielded = Arc::new(std::sync::atomic::AtomicBool::new(false));
@@ -468,10 +482,11 @@ impl Runtime {
         let instance = rule.pre.instantiate_async(&mut store).await?;
         let mut took = [Duration::ZERO; 2];
         for call in &mut took {
+            let request = request.clone();
             let started = Instant::now();
-            let decision = instance
-                .wasmhook_rule_registration()
-                .call_evaluate(&mut store, request)
+            let decision = rule
+                .exports
+                .evaluate(&mut store, &instance, request)
                 .await?;
             *call = started.elapsed();
             decision.map_err(wasmtime::Error::msg)?;

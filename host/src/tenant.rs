@@ -16,6 +16,7 @@ use std::time::SystemTime;
 use tokio::sync::Semaphore;
 
 use crate::config::{Config, ConfigError, TenantConfig};
+use crate::hooks::HookType;
 use crate::okta::FailurePolicy;
 use crate::routing::RouteTable;
 use crate::runtime::{CompiledRule, Limits, Runtime};
@@ -48,6 +49,8 @@ pub struct Tenant {
 
 /// A route with its rule compiled.
 pub struct Route {
+    /// The hook type of `event_type`, which is also the rule's.
+    pub hook: HookType,
     pub event_type: String,
     pub request_type: Option<String>,
     pub rule: Arc<CompiledRule>,
@@ -146,6 +149,21 @@ impl Tenant {
                             e.to_string(),
                         )
                     })?;
+                if rule.hook != route.hook {
+                    let message = format!(
+                        "{} is a {} rule (it exports `{}`), but the route takes `{}` calls, \
+                         which need a {} rule",
+                        route.rule.display(),
+                        rule.hook,
+                        crate::runtime::interface_name(rule.hook),
+                        route.event_type,
+                        route.hook
+                    );
+                    return Err((
+                        format!("tenant `{}`: routes[{i}].rule: ", config.id),
+                        message,
+                    ));
+                }
                 let unchanged = previous
                     .into_iter()
                     .flat_map(|tenant| tenant.routes.iter())
@@ -161,6 +179,7 @@ impl Tenant {
                 });
                 let rule_name = route.rule.file_stem().unwrap_or_default().to_string_lossy();
                 Ok(Route {
+                    hook: route.hook,
                     event_type: route.event_type.clone(),
                     request_type: route.request_type.clone(),
                     rule,

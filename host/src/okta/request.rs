@@ -1,27 +1,20 @@
-//! Parsing an Okta hook request into the typed request a rule receives.
+//! Parsing the part of an Okta hook request every hook type shares: the envelope, with `data`
+//! kept as raw JSON text for the hook type's own parser (see `crate::hooks`).
 //!
-//! Parsing is typed and lenient, in one pass per level: the envelope first, with `data` kept as
-//! raw JSON text, then `data` for the hook type at hand. Nothing builds a generic JSON tree, and
-//! profile values are handed on as the exact JSON text Okta sent. A field of an unexpected type
-//! (a string where an object belongs, say) counts as absent rather than failing the call; a
-//! `requestType` that is not a string counts as an unknown request type, never as absent.
+//! Parsing is lenient (see [`super::wire`]), but a `requestType` that is not a string counts as an
+//! unknown request type, never as absent.
 //!
 //! One thing is strict everywhere: a key repeated in any object of the body is a 400. Parsers
 //! disagree on which copy wins (this one would take the first, a rule reading the raw body with
 //! Python's `json` the last), and a call that means two things must not be answered.
 
 use std::fmt;
-use std::marker::PhantomData;
 
 use serde::Deserialize;
-use serde::de::value::MapAccessDeserializer;
 use serde::de::{Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde_json::value::RawValue;
 
-use super::{PROGRESSIVE_PROFILE, REGISTRATION, SELF_SERVICE_REGISTRATION};
-use crate::runtime::{
-    Attribute, Envelope, ExistingUser, Flow, RegistrationRequest, RequestContext,
-};
+use super::wire::Text;
 use crate::untrusted::GuestText;
 
 /// Why a request body is not an Okta hook call (answered with 400).
@@ -37,6 +30,21 @@ pub enum ParseError {
     MissingData,
     #[error("the key `{0}` appears twice in one object")]
     DuplicateKey(GuestText),
+}
+
+/// The envelope every Okta inline hook request carries.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Envelope {
+    pub event_id: String,
+    pub event_time: String,
+    pub event_type: String,
+    /// Given as text even when Okta sent a number.
+    pub event_type_version: String,
+    pub content_type: String,
+    pub cloud_event_version: String,
+    pub source: String,
+    /// `requestType` when Okta sent one as a string.
+    pub request_type: Option<String>,
 }
 
 /// A structurally valid hook call: the envelope, the `data` object and the raw body.
@@ -74,46 +82,6 @@ struct WireCall<'a> {
     request_type: Option<&'a RawValue>,
     #[serde(borrow)]
     data: Option<&'a RawValue>,
-}
-
-/// `data` of a registration hook call.
-#[derive(Deserialize, Default)]
-#[serde(rename_all = "camelCase", default)]
-struct WireRegistration {
-    context: IfObject<WireContext>,
-    user_profile: IfObject<Profile>,
-    user_profile_update: IfObject<Profile>,
-    action: Text,
-}
-
-#[derive(Deserialize, Default)]
-#[serde(default)]
-struct WireContext {
-    request: IfObject<WireRequest>,
-    user: IfObject<WireUser>,
-}
-
-#[derive(Deserialize, Default)]
-#[serde(rename_all = "camelCase", default)]
-struct WireRequest {
-    id: Text,
-    method: Text,
-    ip_address: Text,
-    url: IfObject<WireUrl>,
-}
-
-#[derive(Deserialize, Default)]
-#[serde(default)]
-struct WireUrl {
-    value: Text,
-}
-
-#[derive(Deserialize, Default)]
-#[serde(rename_all = "camelCase", default)]
-struct WireUser {
-    id: Text,
-    password_changed: Text,
-    profile: IfObject<Profile>,
 }
 
 impl HookCall {
@@ -162,45 +130,9 @@ impl HookCall {
         })
     }
 
-    /// The registration flow of a registration hook call: absent `requestType` is Classic Engine
-    /// self-service registration. `None` for other hook types and for unknown request types.
-    pub fn registration_flow(&self) -> Option<Flow> {
-        if self.envelope.event_type != REGISTRATION || self.request_type_malformed {
-            return None;
-        }
-        match self.envelope.request_type.as_deref() {
-            None | Some(SELF_SERVICE_REGISTRATION) => Some(Flow::SelfServiceRegistration),
-            Some(PROGRESSIVE_PROFILE) => Some(Flow::ProgressiveProfile),
-            Some(_) => None,
-        }
-    }
-
-    /// The typed request for a registration rule, with the route's `settings` (JSON text).
-    pub fn registration_request(&self, flow: Flow, settings: &str) -> RegistrationRequest {
-        // `data` is a JSON object (checked by `parse`) and every field is lenient.
-        let data: WireRegistration = serde_json::from_str(self.data.get()).unwrap_or_default();
-        let context = data.context.0.unwrap_or_default();
-        let request = context.request.0.unwrap_or_default();
-        RegistrationRequest {
-            envelope: self.envelope.clone(),
-            flow,
-            context: RequestContext {
-                id: request.id.0,
-                method: request.method.0,
-                ip_address: request.ip_address.0,
-                url: request.url.0.and_then(|url| url.value.0),
-            },
-            user: context.user.0.map(|user| ExistingUser {
-                id: user.id.0,
-                password_changed: user.password_changed.0,
-                profile: attributes(user.profile),
-            }),
-            user_profile: attributes(data.user_profile),
-            user_profile_update: attributes(data.user_profile_update),
-            action: data.action.0,
-            settings: settings.to_owned(),
-            raw: self.raw.clone(),
-        }
+    /// The `data` object's JSON text.
+    pub fn data(&self) -> &str {
+        self.data.get()
     }
 }
 
@@ -304,240 +236,11 @@ fn reject_duplicate_keys(raw: &str) -> Result<(), ParseError> {
     }
 }
 
-/// A scalar as text: strings as they are, numbers and booleans in JSON form; `null` and any
-/// other type are absent.
-#[derive(Default)]
-struct Text(Option<String>);
-
-impl Text {
-    fn or_empty(self) -> String {
-        self.0.unwrap_or_default()
-    }
-}
-
-impl<'de> Deserialize<'de> for Text {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        struct TextVisitor;
-        impl<'de> Visitor<'de> for TextVisitor {
-            type Value = Text;
-            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-                f.write_str("any JSON value")
-            }
-            fn visit_str<E>(self, v: &str) -> Result<Text, E> {
-                Ok(Text(Some(v.to_owned())))
-            }
-            fn visit_string<E>(self, v: String) -> Result<Text, E> {
-                Ok(Text(Some(v)))
-            }
-            fn visit_bool<E>(self, v: bool) -> Result<Text, E> {
-                Ok(Text(Some(v.to_string())))
-            }
-            fn visit_i64<E>(self, v: i64) -> Result<Text, E> {
-                Ok(Text(Some(v.to_string())))
-            }
-            fn visit_u64<E>(self, v: u64) -> Result<Text, E> {
-                Ok(Text(Some(v.to_string())))
-            }
-            fn visit_f64<E>(self, v: f64) -> Result<Text, E> {
-                // The same text as serde_json writes (1.0 stays "1.0").
-                Ok(Text(serde_json::Number::from_f64(v).map(|n| n.to_string())))
-            }
-            fn visit_unit<E>(self) -> Result<Text, E> {
-                Ok(Text(None))
-            }
-            fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Result<Text, A::Error> {
-                IgnoredAny.visit_seq(seq).map(|_| Text(None))
-            }
-            fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Text, A::Error> {
-                IgnoredAny.visit_map(map).map(|_| Text(None))
-            }
-        }
-        deserializer.deserialize_any(TextVisitor)
-    }
-}
-
-/// `T` when the value is a JSON object; absent when it is anything else.
-struct IfObject<T>(Option<T>);
-
-impl<T> Default for IfObject<T> {
-    fn default() -> Self {
-        IfObject(None)
-    }
-}
-
-impl<'de, T: Deserialize<'de>> Deserialize<'de> for IfObject<T> {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        struct ObjectVisitor<T>(PhantomData<T>);
-        impl<'de, T: Deserialize<'de>> Visitor<'de> for ObjectVisitor<T> {
-            type Value = IfObject<T>;
-            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-                f.write_str("any JSON value")
-            }
-            fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<IfObject<T>, A::Error> {
-                T::deserialize(MapAccessDeserializer::new(map)).map(|t| IfObject(Some(t)))
-            }
-            fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Result<IfObject<T>, A::Error> {
-                IgnoredAny.visit_seq(seq).map(|_| IfObject(None))
-            }
-            fn visit_str<E>(self, _: &str) -> Result<IfObject<T>, E> {
-                Ok(IfObject(None))
-            }
-            fn visit_bool<E>(self, _: bool) -> Result<IfObject<T>, E> {
-                Ok(IfObject(None))
-            }
-            fn visit_i64<E>(self, _: i64) -> Result<IfObject<T>, E> {
-                Ok(IfObject(None))
-            }
-            fn visit_u64<E>(self, _: u64) -> Result<IfObject<T>, E> {
-                Ok(IfObject(None))
-            }
-            fn visit_f64<E>(self, _: f64) -> Result<IfObject<T>, E> {
-                Ok(IfObject(None))
-            }
-            fn visit_unit<E>(self) -> Result<IfObject<T>, E> {
-                Ok(IfObject(None))
-            }
-        }
-        deserializer.deserialize_any(ObjectVisitor(PhantomData))
-    }
-}
-
-/// A profile object as an ordered attribute list, each value the exact JSON text sent.
-#[derive(Default)]
-struct Profile(Vec<Attribute>);
-
-impl<'de> Deserialize<'de> for Profile {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        struct ProfileVisitor;
-        impl<'de> Visitor<'de> for ProfileVisitor {
-            type Value = Profile;
-            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-                f.write_str("a profile object")
-            }
-            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Profile, A::Error> {
-                let mut attributes = Vec::with_capacity(map.size_hint().unwrap_or(8));
-                while let Some((name, value)) = map.next_entry::<String, &RawValue>()? {
-                    let value = value.get().to_owned();
-                    attributes.push(Attribute { name, value });
-                }
-                Ok(Profile(attributes))
-            }
-        }
-        deserializer.deserialize_map(ProfileVisitor)
-    }
-}
-
-/// The attributes of a profile that may be absent or of the wrong type.
-fn attributes(profile: IfObject<Profile>) -> Vec<Attribute> {
-    profile.0.unwrap_or_default().0
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     const SSR_OIE: &str = include_str!("../../../tests/fixtures/okta/registration-ssr-oie.json");
-    const PP_OIE: &str =
-        include_str!("../../../tests/fixtures/okta/registration-progressive-oie.json");
-    const SSR_CLASSIC: &str =
-        include_str!("../../../tests/fixtures/okta/registration-ssr-classic.json");
-
-    fn attr(name: &str, json: &str) -> Attribute {
-        Attribute {
-            name: name.into(),
-            value: json.into(),
-        }
-    }
-
-    #[test]
-    fn parses_oie_self_service_registration() {
-        let call = HookCall::parse(SSR_OIE.as_bytes()).unwrap();
-        assert_eq!(call.envelope.event_id, "04Dmt8BcT_aEgM");
-        assert_eq!(
-            call.registration_flow(),
-            Some(Flow::SelfServiceRegistration)
-        );
-        let request = call.registration_request(Flow::SelfServiceRegistration, "{}");
-        assert_eq!(request.context.url.as_deref(), Some("/idp/idx/enroll/new"));
-        assert_eq!(request.action.as_deref(), Some("ALLOW"));
-        assert_eq!(
-            request.user_profile,
-            vec![
-                attr("firstName", "\"Rosario\""),
-                attr("lastName", "\"Jones\""),
-                attr("login", "\"rosario.jones@example.com\""),
-                attr("email", "\"rosario.jones@example.com\""),
-            ],
-            "attributes keep Okta's order and their JSON form"
-        );
-        assert!(request.user.is_none());
-        assert_eq!(request.raw, SSR_OIE);
-    }
-
-    #[test]
-    fn parses_progressive_profile_with_existing_user_and_delta() {
-        let call = HookCall::parse(PP_OIE.as_bytes()).unwrap();
-        assert_eq!(call.registration_flow(), Some(Flow::ProgressiveProfile));
-        let request = call.registration_request(Flow::ProgressiveProfile, "{}");
-        let user = request.user.expect("data.context.user");
-        assert_eq!(user.id.as_deref(), Some("00u48gwcu01WxvNo"));
-        assert_eq!(user.profile[0], attr("firstName", "\"Rosario\""));
-        assert_eq!(
-            request.user_profile_update,
-            vec![attr("employeeNumber", "\"1234\"")]
-        );
-        assert!(request.user_profile.is_empty());
-    }
-
-    #[test]
-    fn classic_engine_without_request_type_is_self_service_registration() {
-        let call = HookCall::parse(SSR_CLASSIC.as_bytes()).unwrap();
-        assert_eq!(call.envelope.request_type, None);
-        assert_eq!(
-            call.registration_flow(),
-            Some(Flow::SelfServiceRegistration)
-        );
-        let request = call.registration_request(Flow::SelfServiceRegistration, "{}");
-        assert_eq!(request.action, None, "Classic sends \"action\": null");
-    }
-
-    #[test]
-    fn accepts_version_fields_as_numbers_and_keeps_number_values() {
-        let body = br#"{"eventType":"com.okta.user.pre-registration","eventTypeVersion":1,
-            "cloudEventVersion":0.1,"data":{"userProfileUpdate":{"employeeNumber":1234}}}"#;
-        let call = HookCall::parse(body).unwrap();
-        assert_eq!(call.envelope.event_type_version, "1");
-        assert_eq!(call.envelope.cloud_event_version, "0.1");
-        let request = call.registration_request(Flow::ProgressiveProfile, "{}");
-        assert_eq!(
-            request.user_profile_update,
-            vec![attr("employeeNumber", "1234")]
-        );
-    }
-
-    #[test]
-    fn fields_of_unexpected_types_count_as_absent() {
-        let body = br#"{"eventType":"com.okta.user.pre-registration","eventId":{"x":1},
-            "data":{"context":{"request":"POST","user":{"id":["u"],"profile":7}},
-            "userProfile":{"email":"a@example.com","tags":[1, {"b" : null}]},
-            "userProfileUpdate":"nope","action":null}}"#;
-        let call = HookCall::parse(body).unwrap();
-        assert_eq!(call.envelope.event_id, "");
-        let request = call.registration_request(Flow::SelfServiceRegistration, "{}");
-        assert_eq!(request.context.method, None);
-        let user = request.user.expect("context.user is an object");
-        assert_eq!((user.id, user.profile.len()), (None, 0));
-        assert_eq!(
-            request.user_profile,
-            vec![
-                attr("email", "\"a@example.com\""),
-                attr("tags", r#"[1, {"b" : null}]"#),
-            ],
-            "values are the JSON text as sent"
-        );
-        assert!(request.user_profile_update.is_empty());
-        assert_eq!(request.action, None);
-    }
 
     #[test]
     fn a_key_repeated_in_any_object_is_refused() {
@@ -573,32 +276,6 @@ mod tests {
         let unique = format!(r#"{{"eventType":"x","data":{{{many}"k40":0}}}}"#);
         assert!(HookCall::parse(unique.as_bytes()).is_ok());
         assert!(HookCall::parse(base.as_bytes()).is_ok());
-    }
-
-    #[test]
-    fn a_request_type_that_is_not_a_string_is_an_unknown_request_type() {
-        for request_type in ["{}", "5", "[\"self.service.registration\"]", "true"] {
-            let body = format!(
-                r#"{{"eventType":"com.okta.user.pre-registration","requestType":{request_type},"data":{{}}}}"#
-            );
-            let call = HookCall::parse(body.as_bytes()).unwrap();
-            assert!(call.request_type_malformed, "{request_type}");
-            assert_eq!(call.registration_flow(), None, "{request_type}");
-        }
-        let null =
-            br#"{"eventType":"com.okta.user.pre-registration","requestType":null,"data":{}}"#;
-        let call = HookCall::parse(null).unwrap();
-        assert_eq!(
-            call.registration_flow(),
-            Some(Flow::SelfServiceRegistration)
-        );
-    }
-
-    #[test]
-    fn unknown_request_type_has_no_registration_flow() {
-        let body =
-            br#"{"eventType":"com.okta.user.pre-registration","requestType":"x.y","data":{}}"#;
-        assert_eq!(HookCall::parse(body).unwrap().registration_flow(), None);
     }
 
     #[test]

@@ -1,26 +1,445 @@
-//! Host-side bindings for the rule worlds in `wit/`, generated in one place.
+//! Host-side bindings for every hook world in `wit/`, generated once, and the conversions between
+//! them and the protocol's own types (`crate::okta`, `crate::hooks`), which never see the
+//! bindings.
+//!
+//! One synthetic world exports every hook interface, so the shared types (`wasmhook:rule/types`)
+//! are generated once. A rule exports just one of them; [`Exports::find`] tells which at load.
+
+use wasmtime::component::{Instance, InstancePre};
+use wasmtime::{AsContextMut, Store};
+
+use crate::hooks::{self, HookType, registration, saml, token};
+use crate::okta;
 
 mod generated {
     wasmtime::component::bindgen!({
         path: "../wit",
-        world: "registration-rule",
+        inline: "
+            package wasmhook:host;
+
+            world rules {
+                import wasmhook:rule/log@0.1.0;
+                export wasmhook:rule/registration@0.1.0;
+                export wasmhook:rule/token@0.1.0;
+                export wasmhook:rule/saml@0.1.0;
+            }
+        ",
+        world: "rules",
         exports: { default: async },
-        additional_derives: [PartialEq],
     });
 }
 
-pub use generated::RegistrationRulePre;
-pub use generated::exports::wasmhook::rule::registration::{
-    Command, Decision, ExistingUser, Flow, Request as RegistrationRequest,
+use generated::exports::wasmhook::rule::{
+    registration as guest_registration, saml as guest_saml, token as guest_token,
 };
 pub use generated::wasmhook::rule::log;
-pub use generated::wasmhook::rule::types::{
-    self, Attribute, Envelope, ErrorCause, HookError, Level, RequestContext,
-};
+pub use generated::wasmhook::rule::types::{self, Level};
+use types as guest;
 
 /// Adds the imports every rule may use (`wasmhook:rule/log`, `wasmhook:rule/types`) to `linker`.
 pub fn add_rule_imports_to_linker<T: log::Host + types::Host + Send + 'static>(
     linker: &mut wasmtime::component::Linker<T>,
 ) -> wasmtime::Result<()> {
-    generated::RegistrationRule::add_to_linker::<T, wasmtime::component::HasSelf<T>>(linker, |s| s)
+    generated::Rules::add_to_linker::<T, wasmtime::component::HasSelf<T>>(linker, |s| s)
+}
+
+/// The hook interface a rule exports, resolved once at load.
+#[derive(Clone)]
+pub enum Exports {
+    Registration(guest_registration::GuestIndices),
+    Token(guest_token::GuestIndices),
+    Saml(guest_saml::GuestIndices),
+}
+
+impl Exports {
+    /// The one hook interface `pre`'s component exports. A component that exports none, or
+    /// several, is not a rule.
+    pub fn find<T>(pre: &InstancePre<T>) -> Result<Exports, String> {
+        let found: Vec<Exports> = [
+            guest_registration::GuestIndices::new(pre)
+                .ok()
+                .map(Exports::Registration),
+            guest_token::GuestIndices::new(pre).ok().map(Exports::Token),
+            guest_saml::GuestIndices::new(pre).ok().map(Exports::Saml),
+        ]
+        .into_iter()
+        .flatten()
+        .collect();
+        let interfaces = || {
+            HookType::ALL
+                .map(|hook| format!("`{}`", interface_name(hook)))
+                .join(", ")
+        };
+        match <[Exports; 1]>::try_from(found) {
+            Ok([exports]) => Ok(exports),
+            Err(found) if found.is_empty() => Err(format!(
+                "it exports none of the hook interfaces ({}); build it for one hook's world, \
+                 e.g. `registration-rule`",
+                interfaces()
+            )),
+            Err(found) => Err(format!(
+                "it exports {} hook interfaces ({}); a rule handles exactly one hook type",
+                found.len(),
+                found
+                    .iter()
+                    .map(|e| format!("`{}`", interface_name(e.hook())))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )),
+        }
+    }
+
+    pub fn hook(&self) -> HookType {
+        match self {
+            Exports::Registration(_) => HookType::Registration,
+            Exports::Token(_) => HookType::Token,
+            Exports::Saml(_) => HookType::Saml,
+        }
+    }
+
+    /// Calls the rule's `evaluate` in `instance` with `request`, which must be of the rule's hook
+    /// type. The outer error is a trap; the inner one the rule's own `err`.
+    pub async fn evaluate<T: Send>(
+        &self,
+        store: &mut Store<T>,
+        instance: &Instance,
+        request: hooks::Request,
+    ) -> wasmtime::Result<Result<hooks::Decision, String>> {
+        match (self, request) {
+            (Exports::Registration(indices), hooks::Request::Registration(request)) => {
+                let guest = indices.load(store.as_context_mut(), instance)?;
+                let request = guest_registration::Request::from(request);
+                let decision = guest.call_evaluate(store, &request).await?;
+                Ok(decision.map(|d| hooks::Decision::Registration(d.into())))
+            }
+            (Exports::Token(indices), hooks::Request::Token(request)) => {
+                let guest = indices.load(store.as_context_mut(), instance)?;
+                let request = guest_token::Request::from(request);
+                let decision = guest.call_evaluate(store, &request).await?;
+                Ok(decision.map(|d| hooks::Decision::Token(d.into())))
+            }
+            (Exports::Saml(indices), hooks::Request::Saml(request)) => {
+                let guest = indices.load(store.as_context_mut(), instance)?;
+                let request = guest_saml::Request::from(request);
+                let decision = guest.call_evaluate(store, &request).await?;
+                Ok(decision.map(|d| hooks::Decision::Saml(d.into())))
+            }
+            (exports, request) => Err(wasmtime::format_err!(
+                "a {} rule was given a {} request",
+                exports.hook(),
+                request.hook()
+            )),
+        }
+    }
+}
+
+/// `wasmhook:rule/<hook>@0.1.0`.
+pub fn interface_name(hook: HookType) -> String {
+    format!("wasmhook:rule/{}@0.1.0", hook.name())
+}
+
+// Shared shapes.
+
+impl From<okta::Envelope> for guest::Envelope {
+    fn from(e: okta::Envelope) -> Self {
+        guest::Envelope {
+            event_id: e.event_id,
+            event_time: e.event_time,
+            event_type: e.event_type,
+            event_type_version: e.event_type_version,
+            content_type: e.content_type,
+            cloud_event_version: e.cloud_event_version,
+            source: e.source,
+            request_type: e.request_type,
+        }
+    }
+}
+
+impl From<okta::RequestContext> for guest::RequestContext {
+    fn from(c: okta::RequestContext) -> Self {
+        guest::RequestContext {
+            id: c.id,
+            method: c.method,
+            ip_address: c.ip_address,
+            url: c.url,
+        }
+    }
+}
+
+impl From<okta::Attribute> for guest::Attribute {
+    fn from(a: okta::Attribute) -> Self {
+        guest::Attribute {
+            name: a.name,
+            value: a.value,
+        }
+    }
+}
+
+impl From<guest::Attribute> for okta::Attribute {
+    fn from(a: guest::Attribute) -> Self {
+        okta::Attribute {
+            name: a.name,
+            value: a.value,
+        }
+    }
+}
+
+fn guest_profile(profile: Vec<okta::Attribute>) -> Vec<guest::Attribute> {
+    profile.into_iter().map(Into::into).collect()
+}
+
+impl From<okta::User> for guest::User {
+    fn from(u: okta::User) -> Self {
+        guest::User {
+            id: u.id,
+            password_changed: u.password_changed,
+            profile: guest_profile(u.profile),
+        }
+    }
+}
+
+impl From<okta::Session> for guest::Session {
+    fn from(s: okta::Session) -> Self {
+        guest::Session {
+            id: s.id,
+            user_id: s.user_id,
+            login: s.login,
+            status: s.status,
+            created_at: s.created_at,
+            expires_at: s.expires_at,
+            amr: s.amr,
+            idp_id: s.idp_id,
+            idp_type: s.idp_type,
+            mfa_active: s.mfa_active,
+        }
+    }
+}
+
+impl From<guest::HookError> for okta::HookError {
+    fn from(e: guest::HookError) -> Self {
+        okta::HookError {
+            error_summary: e.error_summary,
+            error_causes: e
+                .error_causes
+                .into_iter()
+                .map(|c| okta::ErrorCause {
+                    error_summary: c.error_summary,
+                    reason: c.reason,
+                    location_type: c.location_type,
+                    location: c.location,
+                    domain: c.domain,
+                })
+                .collect(),
+        }
+    }
+}
+
+fn patch(operations: Vec<guest::PatchOperation>) -> Vec<okta::PatchOperation> {
+    operations
+        .into_iter()
+        .map(|o| okta::PatchOperation {
+            op: match o.op {
+                guest::PatchOp::Add => okta::PatchOp::Add,
+                guest::PatchOp::Replace => okta::PatchOp::Replace,
+                guest::PatchOp::Remove => okta::PatchOp::Remove,
+            },
+            path: o.path,
+            value: o.value,
+        })
+        .collect()
+}
+
+// Registration.
+
+impl From<registration::Request> for guest_registration::Request {
+    fn from(r: registration::Request) -> Self {
+        guest_registration::Request {
+            envelope: r.envelope.into(),
+            flow: match r.flow {
+                registration::Flow::SelfServiceRegistration => {
+                    guest_registration::Flow::SelfServiceRegistration
+                }
+                registration::Flow::ProgressiveProfile => {
+                    guest_registration::Flow::ProgressiveProfile
+                }
+            },
+            context: r.context.into(),
+            user: r.user.map(|u| guest_registration::ExistingUser {
+                id: u.id,
+                password_changed: u.password_changed,
+                profile: guest_profile(u.profile),
+            }),
+            user_profile: guest_profile(r.user_profile),
+            user_profile_update: guest_profile(r.user_profile_update),
+            action: r.action,
+            settings: r.settings,
+            raw: r.raw,
+        }
+    }
+}
+
+impl From<guest_registration::Decision> for registration::Decision {
+    fn from(d: guest_registration::Decision) -> Self {
+        let profile = |p: Vec<guest::Attribute>| p.into_iter().map(Into::into).collect();
+        registration::Decision {
+            commands: d
+                .commands
+                .into_iter()
+                .map(|c| match c {
+                    guest_registration::Command::Allow => registration::Command::Allow,
+                    guest_registration::Command::Deny => registration::Command::Deny,
+                    guest_registration::Command::UpdateProfile(p) => {
+                        registration::Command::UpdateProfile(profile(p))
+                    }
+                    guest_registration::Command::UpdateProgressiveProfile(p) => {
+                        registration::Command::UpdateProgressiveProfile(profile(p))
+                    }
+                })
+                .collect(),
+            error: d.error.map(Into::into),
+            debug_context: d.debug_context,
+        }
+    }
+}
+
+// Token.
+
+impl From<token::Token> for guest_token::Token {
+    fn from(t: token::Token) -> Self {
+        guest_token::Token {
+            claims: t
+                .claims
+                .into_iter()
+                .map(|c| guest_token::Claim {
+                    name: c.name,
+                    value: c.value,
+                })
+                .collect(),
+            lifetime_seconds: t.lifetime_seconds,
+        }
+    }
+}
+
+impl From<token::Request> for guest_token::Request {
+    fn from(r: token::Request) -> Self {
+        guest_token::Request {
+            envelope: r.envelope.into(),
+            context: r.context.into(),
+            protocol: guest_token::Protocol {
+                protocol_type: r.protocol.protocol_type,
+                parameters: r
+                    .protocol
+                    .parameters
+                    .into_iter()
+                    .map(|p| guest_token::Parameter {
+                        name: p.name,
+                        value: p.value,
+                    })
+                    .collect(),
+                issuer: r.protocol.issuer,
+                client: r.protocol.client.map(|c| guest_token::Client {
+                    id: c.id,
+                    name: c.name,
+                    client_type: c.client_type,
+                }),
+            },
+            session: r.session.map(Into::into),
+            user: r.user.map(Into::into),
+            policy: r.policy.map(|p| guest_token::Policy {
+                id: p.id,
+                rule_id: p.rule_id,
+            }),
+            identity: r.identity.map(Into::into),
+            access: r.access.map(Into::into),
+            scopes: r
+                .scopes
+                .into_iter()
+                .map(|s| guest_token::Scope {
+                    name: s.name,
+                    id: s.id,
+                    action: s.action,
+                })
+                .collect(),
+            refresh_token_id: r.refresh_token_id,
+            settings: r.settings,
+            raw: r.raw,
+        }
+    }
+}
+
+impl From<guest_token::Decision> for token::Decision {
+    fn from(d: guest_token::Decision) -> Self {
+        token::Decision {
+            identity_patch: patch(d.identity_patch),
+            access_patch: patch(d.access_patch),
+            error: d.error.map(Into::into),
+            debug_context: d.debug_context,
+        }
+    }
+}
+
+// SAML.
+
+impl From<saml::Request> for guest_saml::Request {
+    fn from(r: saml::Request) -> Self {
+        let a = r.assertion;
+        guest_saml::Request {
+            envelope: r.envelope.into(),
+            context: r.context.into(),
+            protocol: guest_saml::Protocol {
+                protocol_type: r.protocol.protocol_type,
+                issuer: r.protocol.issuer.map(|i| guest_saml::Issuer {
+                    id: i.id,
+                    name: i.name,
+                    uri: i.uri,
+                }),
+            },
+            session: r.session.map(Into::into),
+            user: r.user.map(Into::into),
+            assertion: guest_saml::Assertion {
+                subject: guest_saml::Subject {
+                    name_id: a.subject.name_id,
+                    name_format: a.subject.name_format,
+                    confirmation_method: a.subject.confirmation_method,
+                    recipient: a.subject.recipient,
+                },
+                authentication: guest_saml::Authentication {
+                    session_index: a.authentication.session_index,
+                    authn_context_class_ref: a.authentication.authn_context_class_ref,
+                },
+                conditions: guest_saml::Conditions {
+                    audience_restriction: a.conditions.audience_restriction,
+                },
+                claims: a
+                    .claims
+                    .into_iter()
+                    .map(|c| guest_saml::Claim {
+                        name: c.name,
+                        name_format: c.name_format,
+                        values: c
+                            .values
+                            .into_iter()
+                            .map(|v| guest_saml::AttributeValue {
+                                xsi_type: v.xsi_type,
+                                value: v.value,
+                            })
+                            .collect(),
+                    })
+                    .collect(),
+                lifetime_seconds: a.lifetime_seconds,
+            },
+            settings: r.settings,
+            raw: r.raw,
+        }
+    }
+}
+
+impl From<guest_saml::Decision> for saml::Decision {
+    fn from(d: guest_saml::Decision) -> Self {
+        saml::Decision {
+            assertion_patch: patch(d.assertion_patch),
+            error: d.error.map(Into::into),
+            debug_context: d.debug_context,
+        }
+    }
 }

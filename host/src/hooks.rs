@@ -1,0 +1,296 @@
+//! The Okta inline hook types a rule can handle, one module each, behind one enum.
+//!
+//! Each module owns everything particular to its hook: the typed request parsed from Okta's body,
+//! the decision a rule returns, the check of that decision against what Okta accepts, its
+//! rendering, and the answer when no rule decides (per failure policy). [`HookType`] lists the
+//! modules once; the enums here dispatch to them, so the server, `eval` and the runtime handle
+//! every hook type alike. Adding a hook type means: a WIT file and world in `wit/`, a module here
+//! and its line in [`HookType::ALL`] and the `match`es below, its bindings in `runtime/bindings.rs`,
+//! and an SDK module per language.
+
+pub mod registration;
+pub mod saml;
+pub mod token;
+
+use crate::okta::{Answer, FailurePolicy, HookCall, Refusal};
+use crate::routing::Unrouted;
+use crate::untrusted::GuestText;
+
+/// An Okta inline hook type a rule can handle.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum HookType {
+    Registration,
+    Token,
+    Saml,
+}
+
+impl HookType {
+    /// Every hook type, in the order the documentation lists them.
+    pub const ALL: [HookType; 3] = [HookType::Registration, HookType::Token, HookType::Saml];
+
+    /// The `eventType` Okta sends for this hook.
+    pub fn event_type(self) -> &'static str {
+        match self {
+            HookType::Registration => registration::EVENT_TYPE,
+            HookType::Token => token::EVENT_TYPE,
+            HookType::Saml => saml::EVENT_TYPE,
+        }
+    }
+
+    /// The hook type of an `eventType`, if rules can handle it.
+    pub fn of_event_type(event_type: &str) -> Option<HookType> {
+        HookType::ALL
+            .into_iter()
+            .find(|hook| hook.event_type() == event_type)
+    }
+
+    /// The name of the WIT interface a rule for this hook exports (`wasmhook:rule/<name>`), also
+    /// used to name the hook in messages.
+    pub fn name(self) -> &'static str {
+        match self {
+            HookType::Registration => "registration",
+            HookType::Token => "token",
+            HookType::Saml => "saml",
+        }
+    }
+
+    /// The `requestType`s a route of this hook may name; empty when the hook has none.
+    pub fn request_types(self) -> &'static [&'static str] {
+        match self {
+            HookType::Registration => registration::REQUEST_TYPES,
+            HookType::Token | HookType::Saml => &[],
+        }
+    }
+
+    /// What Okta itself does when this hook fails: registration fails closed (the registration
+    /// is denied), token and SAML fail open (the token or assertion is issued unchanged).
+    pub fn default_policy(self) -> FailurePolicy {
+        match self {
+            HookType::Registration => FailurePolicy::FailClosed,
+            HookType::Token | HookType::Saml => FailurePolicy::FailOpen,
+        }
+    }
+
+    /// The answer to a call of this hook that no rule decided. Carries no detail about why:
+    /// that goes to the log.
+    pub fn failure_answer(self, policy: FailurePolicy) -> Answer {
+        match self {
+            HookType::Registration => registration::failure_answer(policy),
+            HookType::Token => token::failure_answer(policy),
+            HookType::Saml => saml::failure_answer(policy),
+        }
+    }
+
+    /// The request type `call` is routed by. For registration, Classic Engine sends none, which
+    /// is self-service registration, and an unknown or malformed one has no route. Hook types
+    /// without request types ignore the field.
+    pub fn routed_request_type(self, call: &HookCall) -> Result<Option<&str>, Unrouted> {
+        if self.request_types().is_empty() {
+            return Ok(None);
+        }
+        if call.request_type_malformed {
+            return Err(Unrouted::MalformedRequestType);
+        }
+        match call.envelope.request_type.as_deref() {
+            None => Ok(Some(registration::SELF_SERVICE_REGISTRATION)),
+            Some(known) if self.request_types().contains(&known) => Ok(Some(known)),
+            Some(other) => Err(Unrouted::UnknownRequestType(GuestText::new(other, 64))),
+        }
+    }
+
+    /// The typed request a rule for this hook receives for `call`, with its route's `settings`.
+    pub fn request(self, call: &HookCall, settings: &str) -> Result<Request, Unrouted> {
+        Ok(match self {
+            HookType::Registration => {
+                let request_type = self.routed_request_type(call)?;
+                let flow = request_type
+                    .and_then(registration::Flow::of)
+                    .ok_or(Unrouted::NoRoute)?;
+                Request::Registration(registration::request(call, flow, settings))
+            }
+            HookType::Token => Request::Token(token::request(call, settings)),
+            HookType::Saml => Request::Saml(saml::request(call, settings)),
+        })
+    }
+}
+
+impl std::fmt::Display for HookType {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// The answer Okta gets for a call of `event_type` that no rule decided: the route's failure
+/// `policy` when a route took the call, else the hook type's default. An event type no rule can
+/// handle is answered `204`, Okta's "no change" (or default action). Used by the server and by
+/// `eval`, so both answer alike.
+pub fn failure_answer(event_type: &str, policy: Option<FailurePolicy>) -> Answer {
+    match HookType::of_event_type(event_type) {
+        Some(hook) => hook.failure_answer(policy.unwrap_or(hook.default_policy())),
+        None => Answer::NoChange,
+    }
+}
+
+/// A typed request, for the rule of its hook type.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Request {
+    Registration(registration::Request),
+    Token(token::Request),
+    Saml(saml::Request),
+}
+
+/// A rule's decision, of its hook type.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Decision {
+    Registration(registration::Decision),
+    Token(token::Decision),
+    Saml(saml::Decision),
+}
+
+/// What a request asked for that its decision is checked against: the registration flow, the
+/// tokens being minted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Asked {
+    Registration(registration::Flow),
+    Token(token::Tokens),
+    Saml,
+}
+
+impl Request {
+    pub fn hook(&self) -> HookType {
+        match self {
+            Request::Registration(_) => HookType::Registration,
+            Request::Token(_) => HookType::Token,
+            Request::Saml(_) => HookType::Saml,
+        }
+    }
+
+    pub fn asked(&self) -> Asked {
+        match self {
+            Request::Registration(request) => Asked::Registration(request.flow),
+            Request::Token(request) => Asked::Token(request.tokens()),
+            Request::Saml(_) => Asked::Saml,
+        }
+    }
+}
+
+/// Renders `decision` as Okta's answer to a request that `asked`, refusing what Okta would
+/// reject or what exceeds `max_bytes`.
+pub fn render(decision: Decision, asked: Asked, max_bytes: usize) -> Result<Answer, Refusal> {
+    match (decision, asked) {
+        (Decision::Registration(d), Asked::Registration(flow)) => {
+            registration::render(d, flow, max_bytes)
+        }
+        (Decision::Token(d), Asked::Token(tokens)) => token::render(d, tokens, max_bytes),
+        (Decision::Saml(d), Asked::Saml) => saml::render(d, max_bytes),
+        _ => Err(Refusal::Invalid(
+            "the decision is for another hook type than the call".into(),
+        )),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn call(body: &str) -> HookCall {
+        HookCall::parse(body.as_bytes()).unwrap()
+    }
+
+    #[test]
+    fn every_hook_type_is_found_by_its_event_type_and_has_its_own_failure_answers() {
+        for hook in HookType::ALL {
+            assert_eq!(HookType::of_event_type(hook.event_type()), Some(hook));
+        }
+        assert_eq!(
+            HookType::of_event_type("com.okta.user.credential.password.import"),
+            None
+        );
+        // Fail-closed means something different for each hook; it is never a silent 204.
+        for hook in HookType::ALL {
+            let closed = hook.failure_answer(FailurePolicy::FailClosed);
+            assert_eq!(closed.label(), "deny", "{hook}");
+            assert!(closed.body().unwrap().contains("errorSummary"), "{hook}");
+            assert_eq!(
+                hook.failure_answer(FailurePolicy::FailOpen),
+                Answer::NoChange
+            );
+        }
+        assert_eq!(
+            HookType::Registration.default_policy(),
+            FailurePolicy::FailClosed
+        );
+        assert_eq!(HookType::Token.default_policy(), FailurePolicy::FailOpen);
+        assert_eq!(HookType::Saml.default_policy(), FailurePolicy::FailOpen);
+    }
+
+    #[test]
+    fn the_failure_answer_takes_the_routes_policy_over_the_hooks_default() {
+        let token = token::EVENT_TYPE;
+        assert_eq!(failure_answer(token, None), Answer::NoChange);
+        assert_eq!(
+            failure_answer(token, Some(FailurePolicy::FailClosed)).label(),
+            "deny"
+        );
+        assert_eq!(
+            failure_answer(registration::EVENT_TYPE, None).label(),
+            "deny"
+        );
+        assert_eq!(
+            failure_answer("com.okta.user.credential.password.import", None),
+            Answer::NoChange
+        );
+    }
+
+    #[test]
+    fn registration_is_routed_by_request_type_and_classic_engine_is_self_service() {
+        let reg = |request_type: &str| {
+            call(&format!(
+                r#"{{"eventType":"com.okta.user.pre-registration"{request_type},"data":{{}}}}"#
+            ))
+        };
+        let hook = HookType::Registration;
+        assert_eq!(
+            hook.routed_request_type(&reg("")),
+            Ok(Some(registration::SELF_SERVICE_REGISTRATION))
+        );
+        assert_eq!(
+            hook.routed_request_type(&reg(r#","requestType":null"#)),
+            Ok(Some(registration::SELF_SERVICE_REGISTRATION))
+        );
+        assert_eq!(
+            hook.routed_request_type(&reg(r#","requestType":"progressive.profile""#)),
+            Ok(Some(registration::PROGRESSIVE_PROFILE))
+        );
+        assert!(matches!(
+            hook.routed_request_type(&reg(r#","requestType":"x.y""#)),
+            Err(Unrouted::UnknownRequestType(_))
+        ));
+        for malformed in ["{}", "5", "[\"self.service.registration\"]", "true"] {
+            let call = reg(&format!(r#","requestType":{malformed}"#));
+            assert_eq!(
+                hook.routed_request_type(&call),
+                Err(Unrouted::MalformedRequestType),
+                "{malformed}"
+            );
+        }
+        // Hooks without request types ignore the field.
+        let token =
+            call(r#"{"eventType":"com.okta.oauth2.tokens.transform","requestType":"x","data":{}}"#);
+        assert_eq!(HookType::Token.routed_request_type(&token), Ok(None));
+    }
+
+    #[test]
+    fn a_decision_of_another_hook_type_is_refused() {
+        let decision = Decision::Saml(saml::Decision::default());
+        let refused = render(
+            decision,
+            Asked::Token(token::Tokens {
+                identity: true,
+                access: true,
+            }),
+            1000,
+        );
+        assert!(matches!(refused, Err(Refusal::Invalid(_))));
+    }
+}

@@ -1,0 +1,13 @@
+// SAML assertion hook: adds each entry of the settings' `attributes` as a single-valued `xs:string`
+// attribute with an unspecified NameFormat. The same rule and decisions as rules/saml-attributes (Rust).
+import * as sdk from '../../../guest-sdk/javascript/wasmhook.js';
+
+export const saml = {
+  evaluate(request) {
+    const decision = sdk.noAssertionChange();
+    for (const [name, value] of Object.entries(sdk.settings(request).attributes)) {
+      sdk.addAttribute(decision, name, typeof value === 'string' ? value : JSON.stringify(value));
+    }
+    return decision;
+  },
+};
