@@ -3,8 +3,8 @@
 // its hook (`registration`, `token` or `saml`) and is built for that hook's world.
 //
 // The component's types come from wit/ when the rule is built (records are plain objects with
-// camelCase fields, enums are kebab-case strings, variants are `{ tag, val }`, an absent option is
-// `undefined`); this module only adds builders and accessors. A registration denial is a DENY
+// camelCase fields, enums are kebab-case strings, variants are `{ tag, val }`; test an option with
+// `!= null`, and leave one out with `undefined`); this module only adds builders and accessors. A registration denial is a DENY
 // command *and* an `error`, which is what Okta needs to show field errors.
 
 import { log as hostLog } from 'wasmhook:rule/log@0.1.0';

@@ -843,6 +843,14 @@ mod tests {
     }
 
     #[test]
+    fn settings_keep_the_order_of_the_file() {
+        // A rule that turns settings into patch operations applies them in this order.
+        let config = load(&route("settings = { zeta = 1, alpha = { y = 2, b = 3 } }")).unwrap();
+        let route = &config.tenants[0].routes[0];
+        assert_eq!(route.settings, r#"{"zeta":1,"alpha":{"y":2,"b":3}}"#);
+    }
+
+    #[test]
     fn route_limits_override_file_defaults() {
         let toml = route("limits = { deadline_ms = 250 }")
             .replace(TENANT, &format!("[limits]\nmax_memory_mb = 8\n{TENANT}"));

@@ -221,7 +221,20 @@ fn check_accepts_the_quickstart() {
         &quickstart_config().display().to_string(),
     ]);
     assert!(output.status.success(), "{}", text(&output.stderr));
-    assert!(text(&output.stdout).contains("ok (1 tenants, 2 routes, 2 distinct rule modules)"));
+    let stdout = text(&output.stdout);
+    assert!(
+        stdout.contains("ok (1 tenants, 4 routes, 4 distinct rule modules)"),
+        "{stdout}"
+    );
+    // Each route with the hook type of its rule.
+    for route in [
+        "demo: com.okta.user.pre-registration self.service.registration -> registration rule",
+        "demo: com.okta.user.pre-registration progressive.profile -> registration rule",
+        "demo: com.okta.oauth2.tokens.transform -> token rule",
+        "demo: com.okta.saml.tokens.transform -> saml rule",
+    ] {
+        assert!(stdout.contains(route), "{route} not in\n{stdout}");
+    }
 }
 
 #[test]
@@ -255,6 +268,15 @@ fn check_names_the_file_tenant_and_key_of_a_problem() {
                 "../../../../examples/quickstart.toml",
             ),
             "tenant `demo`: routes[1].rule:",
+        ),
+        (
+            absolute.replace("token_claims.wasm", "email_domain.wasm"),
+            "tenant `demo`: routes[2].rule: ",
+        ),
+        (
+            absolute.replace("token_claims.wasm", "saml_attributes.wasm"),
+            "is a saml rule (it exports `wasmhook:rule/saml@0.1.0`), but the route takes \
+             `com.okta.oauth2.tokens.transform` calls, which need a token rule",
         ),
         (
             absolute.replace("[\"Basic YWRtaW46c3VwZXJzZWNyZXQ=\"]", "[\"Basic YWRtaW46c3VwZXJzZWNyZXQ= \"]"),

@@ -23,6 +23,7 @@ pub const SSR_OIE: &str = include_str!("../fixtures/okta/registration-ssr-oie.js
 pub const SSR_CLASSIC: &str = include_str!("../fixtures/okta/registration-ssr-classic.json");
 pub const PP_OIE: &str = include_str!("../fixtures/okta/registration-progressive-oie.json");
 pub const TOKEN: &str = include_str!("../fixtures/okta/token-transform.json");
+pub const SAML: &str = include_str!("../fixtures/okta/saml-transform.json");
 
 pub fn repo_root() -> &'static Path {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -64,9 +65,13 @@ pub fn rules_target() -> &'static Path {
 fn warm_compile_cache(target: &Path) {
     let cache = wasmhook::config::default_cache_dir();
     let runtime = wasmhook::runtime::Runtime::new(cache.as_deref()).expect("engine");
-    for rule in ["python/email_domain.wasm", "javascript/email_domain.wasm"] {
+    let big = ["python", "javascript"].into_iter().flat_map(|language| {
+        ["email_domain", "token_claims", "saml_attributes"]
+            .map(|rule| format!("{language}/{rule}.wasm"))
+    });
+    for rule in big {
         runtime
-            .load(&target.join(rule), u64::MAX)
+            .load(&target.join(&rule), u64::MAX)
             .unwrap_or_else(|error| panic!("{rule}: {error}"));
     }
 }

@@ -1,5 +1,7 @@
 //! The same rule written in Rust, Python, JavaScript and C, held to one decision table
 //! (`tests/fixtures/decisions/email-domain.json`), through the server and through `wasmhook eval`.
+//! So is the rule built against the frozen `wasmhook:rule@0.1.0` WIT (`tests/fixtures/wit-0.1.0`),
+//! from before the WIT was split per hook: rules built against older 0.1.x packages keep working.
 
 use std::path::PathBuf;
 use std::process::Command;
@@ -9,8 +11,12 @@ use serde_json::Value;
 use crate::common::{TestServer, repo_root, rules_target, tenant_toml, write_config};
 
 /// Each language and where its build of `email-domain` lands under `rules/target`.
-const LANGUAGES: [(&str, &str); 4] = [
+const LANGUAGES: [(&str, &str); 5] = [
     ("rust", "wasm32-wasip2/release/email_domain.wasm"),
+    (
+        "rust_wit_0_1_0",
+        "wasm32-wasip2/release/email_domain_wit_0_1_0.wasm",
+    ),
     ("python", "python/email_domain.wasm"),
     ("javascript", "javascript/email_domain.wasm"),
     ("c", "c/email_domain.wasm"),

@@ -6,6 +6,7 @@ mod cli;
 mod common;
 mod fairness;
 mod hardening;
+mod hook_types;
 mod languages;
 mod oauth;
 mod quickstart;

@@ -2,7 +2,9 @@
 
 use serde_json::{Value, json};
 
-use crate::common::{PP_OIE, SSR_CLASSIC, SSR_OIE, TOKEN, TestServer};
+use crate::common::{PP_OIE, SAML, SSR_CLASSIC, SSR_OIE, TOKEN, TestServer};
+
+const USER_IMPORT: &str = include_str!("../fixtures/okta/user-import.json");
 
 fn with_email(fixture: &str, email: &str) -> String {
     let mut body: Value = serde_json::from_str(fixture).unwrap();
@@ -146,10 +148,10 @@ async fn unknown_registration_request_type_fails_closed_without_running_a_rule()
 #[tokio::test]
 async fn a_hook_type_with_no_route_gets_its_fail_open_answer() {
     let server = TestServer::quickstart().await;
-    let reply = server.hook("/hooks/demo", TOKEN).await;
+    let reply = server.hook("/hooks/demo", USER_IMPORT).await;
     assert_eq!(
         reply.status, 204,
-        "token hooks without a rule leave the token unchanged"
+        "user import without a rule goes on with Okta's default action"
     );
     let metrics = server.get("/metrics").await.body;
     assert!(
@@ -179,5 +181,47 @@ async fn health_readiness_and_metrics_endpoints_answer() {
             .contains(r#"wasmhook_hook_answers_total{tenant="demo",answer="no-change"} 1"#),
         "{}",
         metrics.body
+    );
+}
+
+#[tokio::test]
+async fn token_calls_get_the_configured_claims_in_the_tokens_they_carry() {
+    let server = TestServer::quickstart().await;
+    let reply = server.hook("/hooks/demo", TOKEN).await;
+    assert_eq!(reply.status, 200, "{}", reply.body);
+    assert_eq!(
+        reply.json(),
+        json!({"commands": [
+            {"type": "com.okta.identity.patch",
+             "value": [{"op": "add", "path": "/claims/department", "value": "Engineering"}]},
+            {"type": "com.okta.access.patch",
+             "value": [{"op": "add", "path": "/claims/tenant", "value": "demo"}]},
+        ]})
+    );
+    // A request that mints no ID token gets no ID token patch.
+    let mut access_only: serde_json::Value = serde_json::from_str(TOKEN).unwrap();
+    access_only["data"]
+        .as_object_mut()
+        .unwrap()
+        .remove("identity");
+    let reply = server.hook("/hooks/demo", &access_only.to_string()).await;
+    assert_eq!(
+        reply.json(),
+        json!({"commands": [{"type": "com.okta.access.patch",
+            "value": [{"op": "add", "path": "/claims/tenant", "value": "demo"}]}]})
+    );
+}
+
+#[tokio::test]
+async fn saml_calls_get_the_configured_attributes() {
+    let server = TestServer::quickstart().await;
+    let reply = server.hook("/hooks/demo", SAML).await;
+    assert_eq!(reply.status, 200, "{}", reply.body);
+    assert_eq!(
+        reply.json(),
+        json!({"commands": [{"type": "com.okta.assertion.patch", "value": [{
+            "op": "add", "path": "/claims/department",
+            "value": {"attributes": {"NameFormat": "urn:oasis:names:tc:SAML:2.0:attrname-format:unspecified"},
+                      "attributeValues": [{"attributes": {"xsi:type": "xs:string"}, "value": "Engineering"}]}}]}]})
     );
 }

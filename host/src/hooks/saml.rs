@@ -396,3 +396,126 @@ pub fn failure_answer(policy: FailurePolicy) -> Answer {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::okta::MAX_RESPONSE_BYTES;
+
+    const SAML: &str = include_str!("../../../tests/fixtures/okta/saml-transform.json");
+
+    fn op(op: PatchOp, path: &str, value: &str) -> PatchOperation {
+        PatchOperation {
+            op,
+            path: path.into(),
+            value: Some(value.into()),
+        }
+    }
+
+    fn patch(operations: Vec<PatchOperation>) -> Result<Answer, Refusal> {
+        let decision = Decision {
+            assertion_patch: operations,
+            ..Decision::default()
+        };
+        render(decision, MAX_RESPONSE_BYTES)
+    }
+
+    const ATTRIBUTE: &str = r#"{"attributes":{"NameFormat":"urn:oasis:names:tc:SAML:2.0:attrname-format:unspecified"},"attributeValues":[{"attributes":{"xsi:type":"xs:string"},"value":"x"}]}"#;
+
+    #[test]
+    fn parses_the_documented_request() {
+        let call = HookCall::parse(SAML.as_bytes()).unwrap();
+        let request = request(&call, "{}");
+        assert_eq!(request.protocol.protocol_type.as_deref(), Some("SAML2.0"));
+        let issuer = request.protocol.issuer.as_ref().unwrap();
+        assert_eq!(issuer.name.as_deref(), Some("SAML 2.0 App"));
+        let assertion = &request.assertion;
+        assert_eq!(
+            assertion.subject.name_id.as_deref(),
+            Some("administrator1@example.com")
+        );
+        assert_eq!(
+            assertion.subject.recipient.as_deref(),
+            Some("http://www.example.com:7070/saml/sso")
+        );
+        assert_eq!(
+            assertion.authentication.authn_context_class_ref.as_deref(),
+            Some("urn:oasis:names:tc:SAML:2.0:ac:classes:PasswordProtectedTransport")
+        );
+        assert_eq!(
+            assertion.conditions.audience_restriction,
+            ["urn:example:sp"]
+        );
+        assert_eq!(assertion.lifetime_seconds, Some(300));
+        let names: Vec<_> = assertion.claims.iter().map(|c| c.name.as_str()).collect();
+        assert_eq!(names, ["extPatientId", "array", "middle", "firstAndLast"]);
+        let patient = &assertion.claims[0];
+        assert_eq!(
+            patient.values,
+            [AttributeValue {
+                xsi_type: Some("xs:integer".into()),
+                value: "4321".into()
+            }]
+        );
+        assert_eq!(assertion.claims[1].values.len(), 3);
+        assert!(request.session.is_some() && request.user.is_some());
+    }
+
+    #[test]
+    fn renders_attributes_and_patches_with_escaped_uri_names() {
+        let answer = patch(vec![
+            op(
+                PatchOp::Add,
+                "/claims/http:~1~1example.com~1role",
+                ATTRIBUTE,
+            ),
+            op(
+                PatchOp::Replace,
+                "/claims/array/attributeValues/1/value",
+                "\"y\"",
+            ),
+            op(PatchOp::Add, "/authentication/sessionLifetime", "300"),
+        ])
+        .unwrap();
+        let body: Value = serde_json::from_str(answer.body().unwrap()).unwrap();
+        assert_eq!(body["commands"][0]["type"], "com.okta.assertion.patch");
+        assert_eq!(
+            body["commands"][0]["value"][0]["path"],
+            "/claims/http:~1~1example.com~1role"
+        );
+        assert_eq!(body["commands"][0]["value"][2]["value"], 300);
+    }
+
+    #[test]
+    fn refuses_what_okta_would_reject() {
+        let refused = [
+            PatchOperation {
+                op: PatchOp::Remove,
+                path: "/claims/middle".into(),
+                value: None,
+            },
+            op(PatchOp::Add, "/lifetime/expiration", "600"),
+            op(PatchOp::Replace, "/conditions", "{}"),
+            op(PatchOp::Add, "/claims/a", "\"x\""),
+            op(PatchOp::Add, "/claims/a", r#"{"attributeValues":[]}"#),
+            op(
+                PatchOp::Add,
+                "/claims/a",
+                r#"{"attributeValues":[{"v":1}]}"#,
+            ),
+            op(PatchOp::Add, "/claims/a~3", ATTRIBUTE),
+        ];
+        for operation in refused {
+            let refusal = patch(vec![operation.clone()]);
+            assert!(matches!(refusal, Err(Refusal::Invalid(_))), "{operation:?}");
+        }
+    }
+
+    #[test]
+    fn fails_open_unchanged_and_closed_with_an_error() {
+        assert_eq!(failure_answer(FailurePolicy::FailOpen), Answer::NoChange);
+        let closed = failure_answer(FailurePolicy::FailClosed);
+        assert_eq!(closed.label(), "deny");
+        assert!(closed.body().unwrap().contains("errorSummary"));
+    }
+}

@@ -431,3 +431,163 @@ pub fn failure_answer(policy: FailurePolicy) -> Answer {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::okta::MAX_RESPONSE_BYTES;
+
+    const TOKEN: &str = include_str!("../../../tests/fixtures/okta/token-transform.json");
+
+    fn op(op: PatchOp, path: &str, value: Option<&str>) -> PatchOperation {
+        PatchOperation {
+            op,
+            path: path.into(),
+            value: value.map(Into::into),
+        }
+    }
+
+    const BOTH: Tokens = Tokens {
+        identity: true,
+        access: true,
+    };
+
+    #[test]
+    fn parses_the_documented_request() {
+        let call = HookCall::parse(TOKEN.as_bytes()).unwrap();
+        let request = request(&call, "{}");
+        assert_eq!(request.protocol.protocol_type.as_deref(), Some("OAUTH2.0"));
+        assert_eq!(
+            request.protocol.issuer.as_deref(),
+            Some("https://example.okta.com/oauth2/default")
+        );
+        assert_eq!(request.protocol.parameters[0].name, "scope");
+        assert_eq!(request.protocol.parameters[0].value, "openid profile email");
+        let client = request.protocol.client.as_ref().unwrap();
+        assert_eq!(client.client_type.as_deref(), Some("PUBLIC"));
+        let session = request.session.as_ref().unwrap();
+        assert_eq!(session.amr, ["PASSWORD"]);
+        assert_eq!(session.idp_type.as_deref(), Some("OKTA"));
+        assert_eq!(session.mfa_active, Some(false));
+        assert_eq!(request.user.as_ref().unwrap().profile[0].name, "login");
+        let policy = request.policy.as_ref().unwrap();
+        assert_eq!(policy.rule_id.as_deref(), Some("0prq8mLKuKAmavOvq0g3"));
+        let identity = request.identity.as_ref().unwrap();
+        assert_eq!(identity.lifetime_seconds, Some(3600));
+        let ver = identity.claims.iter().find(|c| c.name == "ver").unwrap();
+        assert_eq!(ver.value, "1", "claims keep their JSON form");
+        let access = request.access.as_ref().unwrap();
+        assert_eq!(access.claims[0].name, "ver");
+        assert_eq!(request.scopes.len(), 3);
+        assert_eq!(request.scopes[0].action.as_deref(), Some("GRANT"));
+        assert_eq!(
+            request.refresh_token_id.as_deref(),
+            Some("oarob4a0tckCkGcyo1d6")
+        );
+        assert_eq!(request.raw, TOKEN);
+    }
+
+    #[test]
+    fn a_token_that_is_not_an_object_is_absent() {
+        let body = r#"{"eventType":"com.okta.oauth2.tokens.transform",
+            "data":{"identity":"x","access":{"claims":[1],"scopes":7,"token":{"lifetime":{"expiration":-5}}}}}"#;
+        let request = request(&HookCall::parse(body.as_bytes()).unwrap(), "{}");
+        assert_eq!(request.identity, None);
+        let access = request.access.unwrap();
+        assert_eq!((access.claims.len(), access.lifetime_seconds), (0, None));
+        assert!(request.scopes.is_empty());
+    }
+
+    #[test]
+    fn renders_patches_in_order_one_command_per_token() {
+        let decision = Decision {
+            identity_patch: vec![op(PatchOp::Add, "/claims/a", Some("1"))],
+            access_patch: vec![
+                op(PatchOp::Replace, "/token/lifetime/expiration", Some("600")),
+                op(PatchOp::Remove, "/claims/b", Some("null")),
+            ],
+            ..Decision::default()
+        };
+        let answer = render(decision, BOTH, MAX_RESPONSE_BYTES).unwrap();
+        assert_eq!(
+            answer.body().unwrap(),
+            r#"{"commands":[{"type":"com.okta.identity.patch","value":[{"op":"add","path":"/claims/a","value":1}]},{"type":"com.okta.access.patch","value":[{"op":"replace","path":"/token/lifetime/expiration","value":600},{"op":"remove","path":"/claims/b"}]}]}"#
+        );
+        assert_eq!(answer.label(), "commands");
+    }
+
+    #[test]
+    fn refuses_what_okta_would_reject() {
+        let access = |o| Decision {
+            access_patch: vec![o],
+            ..Decision::default()
+        };
+        let identity = |o| Decision {
+            identity_patch: vec![o],
+            ..Decision::default()
+        };
+        let lifetime = |v| op(PatchOp::Replace, "/token/lifetime/expiration", Some(v));
+        let refused = [
+            (access(op(PatchOp::Add, "/claims/scp", Some("1"))), BOTH),
+            (identity(op(PatchOp::Add, "/claims/sub", Some("1"))), BOTH),
+            (
+                access(op(PatchOp::Add, "/claims/groups/-", Some("1"))),
+                BOTH,
+            ),
+            (access(lifetime("299")), BOTH),
+            (access(lifetime("86401")), BOTH),
+            (access(lifetime("600.5")), BOTH),
+            (
+                access(op(PatchOp::Remove, "/claims/a", Some("\"x\""))),
+                BOTH,
+            ),
+            (access(op(PatchOp::Add, "/claims/a", None)), BOTH),
+            (access(op(PatchOp::Add, "/scopes/a", Some("1"))), BOTH),
+            (
+                identity(op(PatchOp::Add, "/claims/a", Some("1"))),
+                Tokens {
+                    identity: false,
+                    access: true,
+                },
+            ),
+        ];
+        for (decision, tokens) in refused {
+            let failure = render(decision.clone(), tokens, MAX_RESPONSE_BYTES);
+            assert!(matches!(failure, Err(Refusal::Invalid(_))), "{decision:?}");
+        }
+        // `sub` of an access token may change; the lifetime bounds are inclusive.
+        for decision in [
+            access(op(PatchOp::Replace, "/claims/sub", Some("\"x\""))),
+            access(lifetime("300")),
+            identity(lifetime("86400")),
+        ] {
+            assert!(
+                render(decision.clone(), BOTH, MAX_RESPONSE_BYTES).is_ok(),
+                "{decision:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn an_error_mints_no_token_and_fails_closed_the_same_way() {
+        let decision = Decision {
+            error: Some(HookError {
+                error_summary: "No.".into(),
+                error_causes: vec![],
+            }),
+            ..Decision::default()
+        };
+        let answer = render(decision, BOTH, MAX_RESPONSE_BYTES).unwrap();
+        assert_eq!(
+            answer,
+            Answer::Deny(r#"{"error":{"errorSummary":"No."}}"#.into())
+        );
+        assert_eq!(failure_answer(FailurePolicy::FailOpen), Answer::NoChange);
+        assert!(
+            failure_answer(FailurePolicy::FailClosed)
+                .body()
+                .unwrap()
+                .starts_with(r#"{"error":{"errorSummary":"#)
+        );
+    }
+}

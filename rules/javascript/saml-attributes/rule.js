@@ -4,8 +4,12 @@ import * as sdk from '../../../guest-sdk/javascript/wasmhook.js';
 
 export const saml = {
   evaluate(request) {
+    const attributes = sdk.settings(request).attributes;
+    if (typeof attributes !== 'object' || attributes === null || Array.isArray(attributes)) {
+      throw new Error('invalid rule settings: `attributes` must be an object');
+    }
     const decision = sdk.noAssertionChange();
-    for (const [name, value] of Object.entries(sdk.settings(request).attributes)) {
+    for (const [name, value] of Object.entries(attributes)) {
       sdk.addAttribute(decision, name, typeof value === 'string' ? value : JSON.stringify(value));
     }
     return decision;

@@ -3,15 +3,24 @@
 // decisions as rules/token-claims (Rust).
 import * as sdk from '../../../guest-sdk/javascript/wasmhook.js';
 
+/** The entries of the settings' object `key` (absent is empty); anything else is a settings mistake. */
+function claims(settings, key) {
+  const value = settings[key] ?? {};
+  if (typeof value !== 'object' || Array.isArray(value)) {
+    throw new Error(`invalid rule settings: \`${key}\` must be an object of claims`);
+  }
+  return Object.entries(value);
+}
+
 export const token = {
   evaluate(request) {
     const settings = sdk.settings(request);
     const decision = sdk.noTokenChange();
-    if (request.access !== undefined) {
-      for (const [name, value] of Object.entries(settings.access_claims ?? {})) sdk.addAccessClaim(decision, name, value);
+    if (request.access != null) {
+      for (const [name, value] of claims(settings, 'access_claims')) sdk.addAccessClaim(decision, name, value);
     }
-    if (request.identity !== undefined) {
-      for (const [name, value] of Object.entries(settings.identity_claims ?? {})) sdk.addIdentityClaim(decision, name, value);
+    if (request.identity != null) {
+      for (const [name, value] of claims(settings, 'identity_claims')) sdk.addIdentityClaim(decision, name, value);
     }
     return decision;
   },

@@ -7,14 +7,22 @@ import wit_world.exports
 import wasmhook_token as sdk
 
 
+def claims(settings, key):
+    """The entries of the settings' object `key` (absent is empty); anything else is a settings mistake."""
+    value = settings.get(key, {})
+    if not isinstance(value, dict):
+        sdk.fail(f"invalid rule settings: `{key}` must be an object of claims")
+    return value.items()
+
+
 class Token(wit_world.exports.Token):
     def evaluate(self, request):
         settings = sdk.settings(request)
         decision = sdk.no_change()
         if request.access is not None:
-            for name, value in settings.get("access_claims", {}).items():
+            for name, value in claims(settings, "access_claims"):
                 sdk.add_access_claim(decision, name, value)
         if request.identity is not None:
-            for name, value in settings.get("identity_claims", {}).items():
+            for name, value in claims(settings, "identity_claims"):
                 sdk.add_identity_claim(decision, name, value)
         return decision
