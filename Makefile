@@ -36,17 +36,24 @@ bench: build
 	@command -v wrk >/dev/null && command -v hyperfine >/dev/null || { echo "bench needs wrk and hyperfine: apt-get install wrk hyperfine" >&2; exit 1; }
 	benches/run.sh
 
-# Clippy runs with the same profile, target and folder as the builds (`test`, rules/build.sh), so
-# build scripts and proc macros are compiled once for both: minutes on a fresh machine.
+# Clippy runs as the compiler of the workspaces' own crates inside ordinary release builds, which
+# is what `cargo clippy` does inside `cargo check` (RUSTC_WORKSPACE_WRAPPER, and CLIPPY_ARGS in
+# clippy's encoding for `-- -D warnings`). The dependencies are then the very builds `test` and
+# rules/build.sh use (same profile, target and folders), not a second, check-only compile of
+# wasmtime; .ci/run exports the same two variables, so that `make test` reuses the linted crates
+# too. The host and the rules are linted side by side, as `test` builds them.
 HOST := $(shell rustc -vV | sed -n 's/^host: //p')
+CLIPPY_ENV := RUSTC_WORKSPACE_WRAPPER=$(shell rustc --print sysroot)/bin/clippy-driver \
+	CLIPPY_ARGS=-D__CLIPPY_HACKERY__warnings__CLIPPY_HACKERY__
 lint: setup
 	cargo fmt --all -- --check
 	cd rules && cargo fmt --all -- --check
 	cargo fmt --manifest-path guest-sdk/c/tool/Cargo.toml -- --check
-	cargo clippy --release --all-targets -- -D warnings
-	cd rules && cargo clippy --release -- -D warnings
-	cargo clippy --release --locked --manifest-path guest-sdk/c/tool/Cargo.toml \
-		--target $(HOST) --target-dir rules/target/host-tools -- -D warnings
+	{ cd rules && $(CLIPPY_ENV) cargo build --release --quiet && cd .. && \
+		$(CLIPPY_ENV) cargo build --release --locked --quiet --manifest-path guest-sdk/c/tool/Cargo.toml \
+			--target $(HOST) --target-dir rules/target/host-tools; } & rules=$$!; \
+		$(CLIPPY_ENV) cargo build --release --workspace --all-targets; host=$$?; \
+		wait $$rules && [ $$host = 0 ]
 
 # Coverage-guided fuzzing of request parsing, routing and answer rendering (fuzz/, its own
 # workspace; not part of `test` or CI). Needs the nightly toolchain (rustup toolchain install

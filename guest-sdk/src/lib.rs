@@ -94,3 +94,8 @@ pub mod log {
 pub fn escape_pointer(name: &str) -> String {
     name.replace('~', "~0").replace('/', "~1")
 }
+
+/// A route's settings (JSON text) as `T`, or a message fit for the rule's `Err`.
+fn settings<T: serde::de::DeserializeOwned>(settings: &str) -> Result<T, String> {
+    serde_json::from_str(settings).map_err(|e| format!("invalid rule settings: {e}"))
+}

@@ -52,7 +52,7 @@ impl Request {
     ///
     /// Returns a message fit for the rule's `Err` when the settings don't match `T`.
     pub fn settings<T: serde::de::DeserializeOwned>(&self) -> Result<T, String> {
-        serde_json::from_str(&self.settings).map_err(|e| format!("invalid rule settings: {e}"))
+        crate::settings(&self.settings)
     }
 }
 

@@ -83,6 +83,7 @@ impl App {
                     json!({
                         "event_type": route.event_type,
                         "request_type": route.request_type,
+                        "hook": route.hook.name(),
                         "rule": route.rule_path,
                         "sha256": route.rule.sha256,
                         "loaded_at": timestamp(route.loaded_at),

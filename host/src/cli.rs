@@ -184,12 +184,12 @@ async fn eval(args: EvalArgs) -> anyhow::Result<()> {
     match answer {
         Ok(answer) => print_answer(answer, Some(usage)),
         Err(failure) => {
-            let policy = hook.default_policy();
             let answer = hooks::failure_answer(event_type, None);
             bail!(
                 "the rule failed ({}): {failure} ({usage})\nthe server would answer with the \
-                 route's failure policy; by default ({policy:?}) that is {}",
+                 route's failure policy; by default ({}) that is {}",
                 failure.kind(),
+                hook.default_policy().name(),
                 answer.body().unwrap_or("204 No Content")
             )
         }

@@ -7,20 +7,31 @@
 //! A call flows through these modules in order:
 //!
 //! - [`http`]: hyper server, endpoints, body limits, graceful shutdown, and (in `http/reply.rs`)
-//!   the one place where outcomes become HTTP responses.
+//!   the one place where answers become HTTP responses.
 //! - [`tenant`]: tenants and their authentication ([`tenant::auth`]: a header secret compared in
 //!   constant time, or an OAuth 2.0 bearer JWT checked against the JWKS).
-//! - [`hook`]: one hook call end to end, independent of HTTP; shared with `wasmhook eval`.
-//! - [`okta`]: the Okta protocol: request parsing, answer rendering and validation, failure policy.
-//! - [`routing`]: `eventType` + `requestType` → the route and rule.
+//! - [`hook`]: one hook call end to end, independent of HTTP and of the hook type: parse, route,
+//!   admit, evaluate, render or answer with the failure policy; shared with `wasmhook eval`.
+//! - [`okta`]: the Okta protocol at the wire level, shared by every hook type: the envelope,
+//!   lenient parsing, shared shapes, JSON Patch operations, answers and their common rendering.
+//! - [`hooks`]: one module per hook type ([`hooks::registration`], [`hooks::token`],
+//!   [`hooks::saml`]), listed once in [`hooks::HookType`]: the typed request, the decision and its
+//!   check against what Okta accepts, rendering, and the answer per failure policy.
+//! - [`routing`]: `eventType` (+ `requestType` where the hook has them) → the route and rule.
 //! - [`scheduler`]: CPU fair share between tenants (who runs when the machine is busy, which
 //!   calls are throttled); [`tenant::breaker`] stops running a route's rule that keeps failing.
 //! - [`runtime`]: wasmtime engine, rule compilation and deduplication, the per-call sandbox
-//!   (deadline, memory cap, empty WASI context, guest logging).
+//!   (deadline, memory cap, empty WASI context, guest logging). `runtime/bindings.rs` holds all
+//!   bindgen output (one world exporting every hook interface, so shared types are generated
+//!   once) and converts between it and the protocol's types, which never see the bindings.
 //!
 //! Around them: [`config`] (TOML, validated at load), [`reload`] (file watching, rebuild and
 //! atomic swap), [`app`] (shared state), [`untrusted`] (guest text escaped and capped for logs),
 //! [`metrics`] (Prometheus), [`telemetry`] (tracing output) and [`cli`] (`serve`, `eval`, `check`).
+//!
+//! Adding a hook type: a WIT file and world in `wit/`, a module in `hooks/` with its line in
+//! [`hooks::HookType`], its export in the world and its conversions in `runtime/bindings.rs`,
+//! and an SDK module per language (`guest-sdk/`).
 
 pub mod app;
 pub mod cli;

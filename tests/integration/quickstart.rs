@@ -171,6 +171,13 @@ async fn health_readiness_and_metrics_endpoints_answer() {
     let ready = server.get("/readyz").await;
     assert_eq!(ready.status, 200);
     assert_eq!(ready.json()["status"], "ready");
+    let hooks: Vec<_> = ready.json()["tenants"]["demo"]["routes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|route| route["hook"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(hooks, ["registration", "registration", "token", "saml"]);
     server.hook("/hooks/demo", SSR_OIE).await;
     let metrics = server.get("/metrics").await;
     assert_eq!(metrics.status, 200);

@@ -55,6 +55,16 @@ pub enum FailurePolicy {
     FailOpen,
 }
 
+impl FailurePolicy {
+    /// The name the configuration uses (`on_failure`).
+    pub fn name(self) -> &'static str {
+        match self {
+            FailurePolicy::FailClosed => "fail-closed",
+            FailurePolicy::FailOpen => "fail-open",
+        }
+    }
+}
+
 /// Why a decision cannot be sent to Okta.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum Refusal {
