@@ -18,6 +18,8 @@ use crate::okta::{
 /// `eventType` of the SAML assertion inline hook.
 pub const EVENT_TYPE: &str = "com.okta.saml.tokens.transform";
 
+/// The command that patches the assertion.
+const ASSERTION_PATCH: &str = "com.okta.assertion.patch";
 /// The parts of an assertion a patch may change.
 const PATCHABLE: &[&str] = &["subject", "authentication", "conditions", "claims"];
 
@@ -324,14 +326,14 @@ pub fn request(call: &HookCall, settings: &str) -> Request {
 
 /// Renders a SAML decision, checking it against what Okta accepts.
 pub fn render(decision: Decision, max_bytes: usize) -> Result<Answer, Refusal> {
-    let at_least =
-        45 + patch::min_bytes(&decision.assertion_patch) + error_bytes(decision.error.as_ref());
+    let at_least = patch::min_command_bytes(ASSERTION_PATCH, &decision.assertion_patch)
+        + error_bytes(decision.error.as_ref());
     check_size(at_least, max_bytes)?;
     let mut commands = Vec::new();
     if !decision.assertion_patch.is_empty() {
         let value = patch::render(decision.assertion_patch, assertion_rules)
             .map_err(|why| Refusal::Invalid(format!("assertion-patch: {why}")))?;
-        commands.push(json!({"type": "com.okta.assertion.patch", "value": value}));
+        commands.push(json!({"type": ASSERTION_PATCH, "value": value}));
     }
     finish(
         commands,
@@ -484,6 +486,23 @@ mod tests {
             "/claims/http:~1~1example.com~1role"
         );
         assert_eq!(body["commands"][0]["value"][2]["value"], 300);
+    }
+
+    #[test]
+    fn an_answer_that_fits_its_limit_exactly_is_sent() {
+        // Found by fuzzing: the early size check counted a command that was not sent.
+        assert_eq!(render(Decision::default(), 0), Ok(Answer::NoChange));
+        let operation = vec![op(PatchOp::Replace, "/subject/nameId", "\"x\"")];
+        let size = patch(operation.clone()).unwrap().body().unwrap().len();
+        let decision = Decision {
+            assertion_patch: operation,
+            ..Decision::default()
+        };
+        assert!(render(decision.clone(), size).is_ok());
+        assert!(matches!(
+            render(decision, size - 1),
+            Err(Refusal::Oversize { .. })
+        ));
     }
 
     #[test]

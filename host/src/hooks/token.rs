@@ -23,6 +23,10 @@ use crate::okta::{
 
 /// `eventType` of the token inline hook.
 pub const EVENT_TYPE: &str = "com.okta.oauth2.tokens.transform";
+/// The command that patches the ID token.
+const IDENTITY_PATCH: &str = "com.okta.identity.patch";
+/// The command that patches the access token.
+const ACCESS_PATCH: &str = "com.okta.access.patch";
 
 /// Claims no token patch may touch, in either token: Okta refuses them ([Okta's list of reserved
 /// claims](https://support.okta.com/help/s/article/list-of-reserved-claim-names) and the token
@@ -343,7 +347,9 @@ fn scopes(scopes: IfObject<Profile>) -> Vec<Scope> {
     attributes(scopes)
         .into_iter()
         .map(|scope| {
-            let wire: WireScope = serde_json::from_str(&scope.value).unwrap_or_default();
+            // Through `IfObject`: serde would fill the struct from an array by position.
+            let wire: IfObject<WireScope> = serde_json::from_str(&scope.value).unwrap_or_default();
+            let wire = wire.0.unwrap_or_default();
             Scope {
                 name: scope.name,
                 id: wire.id.0,
@@ -356,21 +362,22 @@ fn scopes(scopes: IfObject<Profile>) -> Vec<Scope> {
 /// Renders a token decision, checking it against what Okta accepts for the `tokens` the
 /// request carries.
 pub fn render(decision: Decision, tokens: Tokens, max_bytes: usize) -> Result<Answer, Refusal> {
-    let at_least = 2 * 45
-        + patch::min_bytes(&decision.identity_patch)
-        + patch::min_bytes(&decision.access_patch)
+    let at_least = patch::min_command_bytes(IDENTITY_PATCH, &decision.identity_patch)
+        + patch::min_command_bytes(ACCESS_PATCH, &decision.access_patch)
         + error_bytes(decision.error.as_ref());
     check_size(at_least, max_bytes)?;
     let mut commands = Vec::new();
-    for (kind, operations, carried, reserved) in [
+    for (kind, command_type, operations, carried, reserved) in [
         (
             "identity",
+            IDENTITY_PATCH,
             decision.identity_patch,
             tokens.identity,
             RESERVED_IDENTITY,
         ),
         (
             "access",
+            ACCESS_PATCH,
             decision.access_patch,
             tokens.access,
             RESERVED_ACCESS,
@@ -386,7 +393,7 @@ pub fn render(decision: Decision, tokens: Tokens, max_bytes: usize) -> Result<An
         }
         let value = patch::render(operations, |op| token_rules(op, reserved))
             .map_err(|why| Refusal::Invalid(format!("{kind}-patch: {why}")))?;
-        commands.push(json!({"type": format!("com.okta.{kind}.patch"), "value": value}));
+        commands.push(json!({"type": command_type, "value": value}));
     }
     finish(
         commands,
@@ -496,6 +503,49 @@ mod tests {
         let access = request.access.unwrap();
         assert_eq!((access.claims.len(), access.lifetime_seconds), (0, None));
         assert!(request.scopes.is_empty());
+    }
+
+    #[test]
+    fn a_scope_that_is_not_an_object_has_no_id_or_action() {
+        // Found by fuzzing: serde fills a struct from an array by position.
+        let body = r#"{"eventType":"com.okta.oauth2.tokens.transform",
+            "data":{"access":{"scopes":{"openid":["i","GRANT"]}}}}"#;
+        let request = request(&HookCall::parse(body.as_bytes()).unwrap(), "{}");
+        let scope = &request.scopes[0];
+        assert_eq!((scope.id.as_deref(), scope.action.as_deref()), (None, None));
+    }
+
+    #[test]
+    fn an_answer_that_fits_its_limit_exactly_is_sent() {
+        // Found by fuzzing: the early size check counted commands that were not sent.
+        let decisions = [
+            Decision::default(),
+            Decision {
+                error: Some(HookError {
+                    error_summary: "No.".into(),
+                    error_causes: vec![],
+                }),
+                ..Decision::default()
+            },
+            Decision {
+                access_patch: vec![op(PatchOp::Remove, "/claims/a", None)],
+                ..Decision::default()
+            },
+        ];
+        for decision in decisions {
+            let size = render(decision.clone(), BOTH, MAX_RESPONSE_BYTES)
+                .unwrap()
+                .body()
+                .map_or(0, str::len);
+            assert!(render(decision.clone(), BOTH, size).is_ok(), "{decision:?}");
+            if size > 0 {
+                let refused = render(decision.clone(), BOTH, size - 1);
+                assert!(
+                    matches!(refused, Err(Refusal::Oversize { .. })),
+                    "{decision:?}"
+                );
+            }
+        }
     }
 
     #[test]

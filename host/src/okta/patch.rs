@@ -63,10 +63,15 @@ pub fn render(
     Ok(Value::Array(rendered))
 }
 
-/// A lower bound of the rendered size of `operations`: `{"op":"add","path":"…"}` is 25 bytes
-/// besides the path, and a value is at least one byte.
-pub fn min_bytes(operations: &[PatchOperation]) -> usize {
-    operations.iter().map(|op| 25 + op.path.len()).sum()
+/// A lower bound of the rendered size of the patch command `command_type` with `operations`,
+/// none when there are no operations (no command is sent): `{"type":"…","value":[]}` is 22 bytes
+/// besides the type, and every operation at least 25 besides its path (`{"op":"remove","path":""}`).
+pub fn min_command_bytes(command_type: &str, operations: &[PatchOperation]) -> usize {
+    if operations.is_empty() {
+        return 0;
+    }
+    let operations: usize = operations.iter().map(|op| 25 + op.path.len()).sum();
+    22 + command_type.len() + operations
 }
 
 fn op_name(op: PatchOp) -> &'static str {
