@@ -38,20 +38,18 @@ bench: build
 
 # Clippy runs as the compiler of the workspaces' own crates inside ordinary release builds, which
 # is what `cargo clippy` does inside `cargo check` (RUSTC_WORKSPACE_WRAPPER, and CLIPPY_ARGS in
-# clippy's encoding for `-- -D warnings`). The dependencies are then the very builds `test` and
-# rules/build.sh use (same profile, target and folders), not a second, check-only compile of
-# wasmtime; .ci/run exports the same two variables, so that `make test` reuses the linted crates
-# too. The host and the rules are linted side by side, as `test` builds them.
-HOST := $(shell rustc -vV | sed -n 's/^host: //p')
+# clippy's encoding for `-- -D warnings`). The dependencies are then the very builds `test` uses
+# (same profile, target and folders), not a second, check-only compile of wasmtime; .ci/run
+# exports the same two variables, so that `make test` finds the linted builds up to date. The
+# rules (whose Rust crates and C build tool are linted on the way) build beside the host, on the
+# core its biggest crates leave idle, as in `test`.
 CLIPPY_ENV := RUSTC_WORKSPACE_WRAPPER=$(shell rustc --print sysroot)/bin/clippy-driver \
 	CLIPPY_ARGS=-D__CLIPPY_HACKERY__warnings__CLIPPY_HACKERY__
 lint: setup
 	cargo fmt --all -- --check
 	cd rules && cargo fmt --all -- --check
 	cargo fmt --manifest-path guest-sdk/c/tool/Cargo.toml -- --check
-	{ cd rules && $(CLIPPY_ENV) cargo build --release --quiet && cd .. && \
-		$(CLIPPY_ENV) cargo build --release --locked --quiet --manifest-path guest-sdk/c/tool/Cargo.toml \
-			--target $(HOST) --target-dir rules/target/host-tools; } & rules=$$!; \
+	$(CLIPPY_ENV) rules/build.sh & rules=$$!; \
 		$(CLIPPY_ENV) cargo build --release --workspace --all-targets; host=$$?; \
 		wait $$rules && [ $$host = 0 ]
 
