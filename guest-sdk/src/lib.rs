@@ -99,3 +99,11 @@ pub fn escape_pointer(name: &str) -> String {
 fn settings<T: serde::de::DeserializeOwned>(settings: &str) -> Result<T, String> {
     serde_json::from_str(settings).map_err(|e| format!("invalid rule settings: {e}"))
 }
+
+/// An `error` with only a summary, as the token and SAML hooks take it.
+fn summary_error(summary: impl Into<String>) -> types::HookError {
+    types::HookError {
+        error_summary: summary.into(),
+        error_causes: Vec::new(),
+    }
+}

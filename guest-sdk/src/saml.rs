@@ -82,10 +82,7 @@ impl Decision {
     /// Denies the SAML request: the user sees an error page with `summary`.
     pub fn error(summary: impl Into<String>) -> Self {
         Decision {
-            error: Some(HookError {
-                error_summary: summary.into(),
-                error_causes: Vec::new(),
-            }),
+            error: Some(crate::summary_error(summary)),
             ..Decision::no_change()
         }
     }

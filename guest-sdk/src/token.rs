@@ -86,10 +86,7 @@ impl Decision {
     /// Mints no token: the client receives `server_error` with `summary` as its description.
     pub fn error(summary: impl Into<String>) -> Self {
         Decision {
-            error: Some(HookError {
-                error_summary: summary.into(),
-                error_causes: Vec::new(),
-            }),
+            error: Some(crate::summary_error(summary)),
             ..Decision::no_change()
         }
     }

@@ -242,6 +242,10 @@ fn check_names_the_file_tenant_and_key_of_a_problem() {
     let quickstart = std::fs::read_to_string(quickstart_config()).unwrap();
     let rules_dir = crate::common::built_rules().display().to_string();
     let absolute = quickstart.replace("../rules/target/wasm32-wasip2/release", &rules_dir);
+    // A valid component that exports no hook interface: the 8-byte header of an empty component.
+    let empty = write_config("");
+    std::fs::write(&empty, b"\0asm\x0d\0\x01\0").unwrap();
+    let empty_rule = format!("{rules_dir}/email_domain.wasm");
     let cases = [
         (
             absolute.replace("email_domain.wasm", "missing.wasm"),
@@ -268,6 +272,10 @@ fn check_names_the_file_tenant_and_key_of_a_problem() {
                 "../../../../examples/quickstart.toml",
             ),
             "tenant `demo`: routes[1].rule:",
+        ),
+        (
+            absolute.replace(&empty_rule, &empty.display().to_string()),
+            "it exports none of the hook interfaces (`wasmhook:rule/registration@0.1.0`",
         ),
         (
             absolute.replace("token_claims.wasm", "email_domain.wasm"),
