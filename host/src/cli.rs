@@ -1,9 +1,10 @@
-//! The `wasmhook` command line: one module per verb (`serve`, `eval`, `check`), each a thin
+//! The `wasmhook` command line: one module per verb (`serve`, `eval`, `test`, `check`), each a thin
 //! layer over the library, so that what the server does and what the tools report agree.
 
 mod check;
 mod eval;
 mod serve;
+mod test;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -12,6 +13,7 @@ use clap::{Parser, Subcommand};
 
 use crate::telemetry::LogFormat;
 pub use eval::EvalArgs;
+pub use test::TestArgs;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -46,6 +48,8 @@ pub enum Command {
     },
     /// Evaluate a rule on a captured Okta request, offline, and print the body the server would send.
     Eval(EvalArgs),
+    /// Run a rule against a table of cases, or compare two rules over captured requests.
+    Test(TestArgs),
     /// Validate a configuration and compile every rule it uses.
     Check {
         /// The configuration file (TOML).
@@ -55,11 +59,13 @@ pub enum Command {
 }
 
 impl Command {
-    /// The log level when `RUST_LOG` is unset: the server logs each call, the tools only problems.
+    /// The log level when `RUST_LOG` is unset: the server logs each call, the tools only
+    /// problems, and `eval` also the rule's own lines (an author trying a rule wants them).
     pub fn default_log_level(&self) -> &'static str {
         match self {
             Command::Serve { .. } => "info",
-            Command::Eval(_) | Command::Check { .. } => "warn",
+            Command::Eval(_) => "warn,wasmhook::guest=trace",
+            Command::Test(_) | Command::Check { .. } => "warn",
         }
     }
 }
@@ -68,7 +74,7 @@ pub async fn run(command: Command) -> anyhow::Result<()> {
     match command {
         Command::Serve { config, listen } => serve::serve(&config, listen).await,
         Command::Eval(args) => eval::eval(args).await,
+        Command::Test(args) => test::test(args).await,
         Command::Check { config } => check::check(&config),
     }
 }
-

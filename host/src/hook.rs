@@ -1,8 +1,8 @@
 //! One hook call end to end, independent of HTTP and of the hook type: parse, route, admit,
 //! evaluate in the sandbox, render, or answer with the failure policy.
 //!
-//! The server and `wasmhook eval` share [`evaluate`] and [`hooks::failure_answer`], so the
-//! offline preview answers exactly as the server would.
+//! The server and the offline tools (`wasmhook eval`, `wasmhook test`, through [`preview`]) share
+//! [`evaluate`] and [`hooks::failure_answer`], so a preview answers exactly as the server would.
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -12,6 +12,7 @@ use tracing::Span;
 use crate::hooks::{self, HookType};
 use crate::metrics::Metrics;
 use crate::okta::{Answer, HookCall, ParseError};
+use crate::routing::Unrouted;
 use crate::runtime::{CompiledRule, Limits, RuleFailure, Runtime, Usage, acquire_by};
 use crate::scheduler::{RouteUsage, Share};
 use crate::tenant::breaker::{Outcome, Verdict};
@@ -151,4 +152,48 @@ pub async fn evaluate(
     let max_bytes = job.limits.max_response_bytes;
     let answer = decision.and_then(|d| Ok(hooks::render(d, asked, max_bytes)?));
     (answer, usage)
+}
+
+/// Why [`preview`] could not run the rule on a request at all.
+#[derive(Debug, thiserror::Error)]
+pub enum NotPreviewed {
+    #[error("the request is not an Okta hook call: {0}")]
+    NotACall(#[from] ParseError),
+    #[error(
+        "this is a {hook} rule, for `{}` calls; the request is a `{event_type}` call",
+        hook.event_type()
+    )]
+    OtherHook { hook: HookType, event_type: String },
+    /// The server answers such a call with the hook type's failure policy without running a rule.
+    #[error("{0}: the server answers with the failure policy, without running a rule")]
+    Unrouted(Unrouted),
+}
+
+/// Runs `rule` offline on the request `body`, with `settings` and under `limits`, exactly as the
+/// server would for a route with that rule: the evaluation's outcome and what it consumed.
+pub async fn preview(
+    runtime: &Runtime,
+    rule: &CompiledRule,
+    body: &[u8],
+    settings: &str,
+    limits: &Limits,
+) -> Result<(Result<Answer, RuleFailure>, Usage), NotPreviewed> {
+    let call = HookCall::parse(body)?;
+    let hook = rule.hook;
+    let event_type = call.envelope.event_type.as_str();
+    if event_type != hook.event_type() {
+        let event_type = event_type.to_owned();
+        return Err(NotPreviewed::OtherHook { hook, event_type });
+    }
+    hook.routed_request_type(&call)
+        .map_err(NotPreviewed::Unrouted)?;
+    let job = Job {
+        rule,
+        settings,
+        limits,
+        share: &Arc::new(Share::new(1)),
+        usage: &RouteUsage::default(),
+    };
+    let deadline = Instant::now() + limits.deadline;
+    Ok(evaluate(runtime, &job, &call, hook, deadline).await)
 }

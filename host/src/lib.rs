@@ -27,13 +27,15 @@
 //!
 //! Around them: [`config`] (TOML, validated at load), [`reload`] (file watching, rebuild and
 //! atomic swap), [`app`] (shared state), [`untrusted`] (guest text escaped and capped for logs),
-//! [`metrics`] (Prometheus), [`telemetry`] (tracing output) and [`cli`] (`serve`, `eval`, `check`).
+//! [`metrics`] (Prometheus), [`telemetry`] (tracing output), [`cases`] (the table tests of
+//! `wasmhook test`) and [`cli`] (`serve`, `eval`, `test`, `check`).
 //!
 //! Adding a hook type: a WIT file and world in `wit/`, a module in `hooks/` with its line in
 //! [`hooks::HookType`], its export in the world and its conversions in `runtime/bindings.rs`,
 //! and an SDK module per language (`guest-sdk/`).
 
 pub mod app;
+pub mod cases;
 pub mod cli;
 pub mod config;
 pub mod hook;

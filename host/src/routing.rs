@@ -34,6 +34,25 @@ impl Routable for Route {
     }
 }
 
+/// A route as configured, for `eval --config` (which routes without compiling every rule).
+impl Routable for crate::config::RouteConfig {
+    fn event_type(&self) -> &str {
+        &self.event_type
+    }
+    fn request_type(&self) -> Option<&str> {
+        self.request_type.as_deref()
+    }
+}
+
+impl<R: Routable> Routable for &R {
+    fn event_type(&self) -> &str {
+        (*self).event_type()
+    }
+    fn request_type(&self) -> Option<&str> {
+        (*self).request_type()
+    }
+}
+
 /// `(event_type, request_type)`: a route that is nothing but its key.
 impl Routable for (String, Option<String>) {
     fn event_type(&self) -> &str {

@@ -112,6 +112,8 @@ pub struct Usage {
     pub stopped_while_waiting: bool,
     /// Wall-clock time from store creation to the outcome.
     pub elapsed: Duration,
+    /// Linear memory the instance had at its end (its largest: memories never shrink), in bytes.
+    pub memory_bytes: usize,
     /// Part of `elapsed` spent creating the store and its WASI context.
     pub store: Duration,
     /// Part of `elapsed` spent instantiating the component.
@@ -446,6 +448,7 @@ impl Runtime {
         };
         let fuel = limits.fuel.unwrap_or(u64::MAX) - store.get_fuel().unwrap_or(0);
         let sandbox = store.data();
+        let memory_bytes = sandbox.memory_bytes;
         if sandbox.log_lines_truncated > 0 {
             tracing::warn!(
                 lines = sandbox.log_lines_truncated,
@@ -460,6 +463,7 @@ impl Runtime {
             stopped_by_deadline: matches!(result, Err(RuleFailure::Deadline(_))),
             stopped_while_waiting: outcome_timed_out,
             elapsed: finished - started,
+            memory_bytes,
             store: store_ready - started,
             instantiate: instantiated.map_or(Duration::ZERO, |at| at - store_ready),
             release: finished - called,

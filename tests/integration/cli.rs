@@ -151,7 +151,7 @@ fn eval_reports_a_failing_rule_on_stderr_and_exits_non_zero() {
     let fuel: u64 = stderr
         .split("fuel at least ")
         .nth(1)
-        .and_then(|rest| rest.split(')').next())
+        .and_then(|rest| rest.split([')', ',']).next())
         .and_then(|n| n.parse().ok())
         .unwrap_or_else(|| panic!("no `fuel at least N` in {stderr}"));
     assert!(fuel > 1_000_000, "{stderr}");

@@ -1,96 +1,174 @@
 //! `wasmhook eval`: one rule on one captured request, offline, answering exactly as the server
-//! would (the same evaluation and failure answer, see [`crate::hook`]).
+//! would (the same evaluation and failure answer, through [`crate::hook::preview`]).
+//!
+//! stdout holds exactly the body the server would send (nothing for 204; a newline after it only
+//! on a terminal, so that a pipe gets the body byte for byte). stderr holds the rest: the rule's
+//! own log lines, and a summary with the status, the decision and what the evaluation used
+//! (time, fuel, memory). With `--config` and `--tenant`, the rule, settings, limits and failure
+//! policy are the route's, chosen as the server chooses it (or by `--route`).
 
-use std::io::{Read, Write};
+use std::io::{IsTerminal, Read, Write};
 use std::path::PathBuf;
-use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use anyhow::{Context, bail};
 use clap::Args;
 
+use crate::config::{Config, RouteConfig};
+use crate::hook::{NotPreviewed, preview};
 use crate::hooks;
 use crate::okta::{Answer, HookCall};
-use crate::runtime::{Limits, Runtime};
+use crate::routing::RouteTable;
+use crate::runtime::{Limits, Runtime, Usage};
 
 #[derive(Debug, Args)]
+#[command(group = clap::ArgGroup::new("source").required(true).multiple(true).args(["rule", "config"]))]
 pub struct EvalArgs {
-    /// The rule component (.wasm).
+    /// The rule component (.wasm); with `--config`, replaces the route's rule.
     #[arg(long)]
-    rule: PathBuf,
+    rule: Option<PathBuf>,
     /// The Okta request body: a JSON file, or `-` for stdin.
     #[arg(long)]
     request: String,
-    /// The route settings: inline JSON, or `@file`.
+    /// The route settings: inline JSON, or `@file`; with `--config`, replace the route's.
     #[arg(long)]
     settings: Option<String>,
-    /// Deadline for the rule, in milliseconds.
-    #[arg(long, default_value_t = 1000)]
-    deadline_ms: u64,
-    /// Linear memory cap for the rule, in MiB.
-    #[arg(long, default_value_t = 64)]
-    max_memory_mb: usize,
-    /// Instruction budget (wasmtime fuel); unlimited by default. The fuel used is always reported.
+    /// Take the rule, settings, limits and failure policy from a route of this config file.
+    #[arg(long, requires = "tenant")]
+    config: Option<PathBuf>,
+    /// The tenant of `--config` whose route answers the request.
+    #[arg(long, requires = "config")]
+    tenant: Option<String>,
+    /// The route (its index in the tenant's `routes`, from 0); by default the one the server
+    /// would choose for the request.
+    #[arg(long, requires = "config")]
+    route: Option<usize>,
+    /// Deadline for the rule, in milliseconds [default: the route's, or 1000].
+    #[arg(long)]
+    deadline_ms: Option<u64>,
+    /// Linear memory cap for the rule, in MiB [default: the route's, or 64].
+    #[arg(long)]
+    max_memory_mb: Option<usize>,
+    /// Instruction budget (wasmtime fuel) [default: the route's, or unlimited]. The fuel used is
+    /// always reported.
     #[arg(long)]
     fuel: Option<u64>,
 }
 
 pub async fn eval(args: EvalArgs) -> anyhow::Result<()> {
-    let runtime = Runtime::new(crate::config::default_cache_dir().as_deref())?.with_precise_fuel();
-    let rule = runtime.load(&args.rule, Limits::default().max_module_bytes)?;
     let body = read_request(&args.request)?;
-    let settings = read_settings(args.settings.as_deref())?;
+    let route = match (&args.config, &args.tenant) {
+        (Some(config), Some(tenant)) => Some(route_of(config, tenant, args.route, &body)?),
+        _ => None,
+    };
+    let rule_path = args
+        .rule
+        .clone()
+        .or_else(|| route.as_ref().map(|r| r.rule.clone()))
+        .context("give --rule, or --config and --tenant")?;
+    let settings = match (&args.settings, &route) {
+        (None, Some(route)) => route.settings.clone(),
+        (settings, _) => read_settings(settings.as_deref())?,
+    };
+    let route_limits = route
+        .as_ref()
+        .map_or_else(Limits::default, |r| r.limits.clone());
     let limits = Limits {
-        deadline: Duration::from_millis(args.deadline_ms),
-        max_memory_bytes: args.max_memory_mb << 20,
-        fuel: args.fuel,
-        ..Limits::default()
+        deadline: args
+            .deadline_ms
+            .map_or(route_limits.deadline, Duration::from_millis),
+        max_memory_bytes: args
+            .max_memory_mb
+            .map_or(route_limits.max_memory_bytes, |mb| mb << 20),
+        fuel: args.fuel.or(route_limits.fuel),
+        ..route_limits
     };
-    let call = HookCall::parse(&body).context("the request is not an Okta hook call")?;
-    let event_type = call.envelope.event_type.as_str();
-    let hook = rule.hook;
-    if event_type != hook.event_type() {
+    let policy = route.as_ref().map(|r| r.on_failure);
+
+    let runtime = Runtime::new(crate::config::default_cache_dir().as_deref())?.with_precise_fuel();
+    let rule = runtime.load(&rule_path, limits.max_module_bytes)?;
+    let event_type = rule.hook.event_type();
+    let (outcome, usage) = match preview(&runtime, &rule, &body, &settings, &limits).await {
+        Ok(evaluated) => evaluated,
+        Err(NotPreviewed::Unrouted(unrouted)) => {
+            eprintln!("{}", NotPreviewed::Unrouted(unrouted));
+            return print_answer(hooks::failure_answer(event_type, policy), None);
+        }
+        Err(other) => return Err(other.into()),
+    };
+    let usage = describe(&usage);
+    match outcome {
+        Ok(answer) => print_answer(answer, Some(usage)),
+        Err(failure) => {
+            let policy = policy.unwrap_or_else(|| rule.hook.default_policy());
+            let answer = hooks::failure_answer(event_type, Some(policy));
+            bail!(
+                "the rule failed ({}): {failure} ({usage})\nthe server would answer with the \
+                 route's failure policy; {} that is {}",
+                failure.kind(),
+                match route {
+                    Some(_) => format!("for this route ({})", policy.name()),
+                    None => format!("by default ({})", policy.name()),
+                },
+                answer.body().unwrap_or("204 No Content")
+            )
+        }
+    }
+}
+
+/// The route of `tenant` in `config` that answers `body`: the `index`th, or the one the server
+/// would choose.
+fn route_of(
+    config: &std::path::Path,
+    tenant: &str,
+    index: Option<usize>,
+    body: &[u8],
+) -> anyhow::Result<RouteConfig> {
+    // Leniently: another tenant's mistake does not stop an author from trying this one.
+    let config = Config::load_lenient(config, None)?;
+    if let Some((_, error)) = config.invalid_tenants.iter().find(|(id, _)| id == tenant) {
+        bail!("{error}");
+    }
+    let Some(found) = config.tenants.iter().find(|t| t.id == tenant) else {
+        let known: Vec<_> = config.tenants.iter().map(|t| t.id.as_str()).collect();
         bail!(
-            "this is a {hook} rule, for `{}` calls; the request is a `{event_type}` call",
-            hook.event_type()
+            "{}: no tenant `{tenant}` (tenants: {})",
+            config.file.display(),
+            known.join(", ")
         );
-    }
-    if let Err(unrouted) = hook.routed_request_type(&call) {
-        eprintln!("{unrouted}: the server answers with the failure policy, without running a rule");
-        return print_answer(hooks::failure_answer(event_type, None), None);
-    }
-    let deadline = Instant::now() + limits.deadline;
-    let job = crate::hook::Job {
-        rule: &rule,
-        settings: &settings,
-        limits: &limits,
-        share: &Arc::new(crate::scheduler::Share::new(1)),
-        usage: &crate::scheduler::RouteUsage::default(),
     };
-    let (answer, usage) = crate::hook::evaluate(&runtime, &job, &call, hook, deadline).await;
-    let usage = format!(
-        "in {:.2} ms, fuel {}{}",
+    let route = match index {
+        Some(i) => found.routes.get(i).with_context(|| {
+            format!(
+                "tenant `{tenant}` has {} routes; --route counts from 0",
+                found.routes.len()
+            )
+        })?,
+        None => {
+            let call = HookCall::parse(body).context("the request is not an Okta hook call")?;
+            let table = RouteTable::new(found.routes.iter().collect());
+            let (route, _) = table.route(&call).map_err(|unrouted| {
+                anyhow::anyhow!("tenant `{tenant}` has no route for this request: {unrouted}")
+            })?;
+            *route
+        }
+    };
+    Ok(route.clone())
+}
+
+/// What an evaluation used, for the summary line.
+fn describe(usage: &Usage) -> String {
+    format!(
+        "in {:.2} ms, fuel {}{}, memory {:.1} MiB",
         usage.elapsed.as_secs_f64() * 1e3,
         if usage.stopped_by_deadline {
             "at least "
         } else {
             ""
         },
-        usage.fuel
-    );
-    match answer {
-        Ok(answer) => print_answer(answer, Some(usage)),
-        Err(failure) => {
-            let answer = hooks::failure_answer(event_type, None);
-            bail!(
-                "the rule failed ({}): {failure} ({usage})\nthe server would answer with the \
-                 route's failure policy; by default ({}) that is {}",
-                failure.kind(),
-                hook.default_policy().name(),
-                answer.body().unwrap_or("204 No Content")
-            )
-        }
-    }
+        usage.fuel,
+        usage.memory_bytes as f64 / f64::from(1 << 20)
+    )
 }
 
 /// Prints exactly the body the server would send (nothing for 204) and a summary on stderr.
@@ -102,6 +180,9 @@ fn print_answer(answer: Answer, usage: Option<String>) -> anyhow::Result<()> {
         Some(body) => {
             let mut stdout = std::io::stdout().lock();
             stdout.write_all(body.as_bytes())?;
+            if stdout.is_terminal() {
+                stdout.write_all(b"\n")?;
+            }
             stdout.flush()?;
             eprintln!("200 OK ({label}){took}");
         }
@@ -121,7 +202,7 @@ fn read_request(source: &str) -> anyhow::Result<Vec<u8>> {
 }
 
 /// Settings as compact JSON text; they must be a JSON object, as they are in a config file.
-fn read_settings(settings: Option<&str>) -> anyhow::Result<String> {
+pub(super) fn read_settings(settings: Option<&str>) -> anyhow::Result<String> {
     let text = match settings {
         None => return Ok("{}".into()),
         Some(path) if path.starts_with('@') => std::fs::read_to_string(&path[1..])

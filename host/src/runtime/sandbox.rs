@@ -39,6 +39,9 @@ pub struct Sandbox {
     /// Set when the guest asked for more memory than `max_memory_bytes`, so that the trap that
     /// usually follows (an allocation failure aborts) is reported as a memory-cap failure.
     pub memory_cap_hit: bool,
+    /// Linear memory the guest's memories hold together, in bytes (they never shrink, so this
+    /// is also the most it used).
+    pub memory_bytes: usize,
     /// Bytes of guest log output still allowed for this request (see [`LOG_LINE_COST`]). Guest
     /// text in the call's failure line is counted against it too.
     pub log_budget: usize,
@@ -70,6 +73,7 @@ impl Sandbox {
             stderr,
             max_memory_bytes,
             memory_cap_hit: false,
+            memory_bytes: 0,
             log_budget,
             log_lines_truncated: 0,
         }
@@ -101,7 +105,7 @@ impl WasiView for Sandbox {
 impl ResourceLimiter for Sandbox {
     fn memory_growing(
         &mut self,
-        _current: usize,
+        current: usize,
         desired: usize,
         _maximum: Option<usize>,
     ) -> wasmtime::Result<bool> {
@@ -109,6 +113,7 @@ impl ResourceLimiter for Sandbox {
             self.memory_cap_hit = true;
             return Ok(false);
         }
+        self.memory_bytes += desired.saturating_sub(current);
         Ok(true)
     }
 
