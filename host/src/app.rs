@@ -9,6 +9,7 @@ use arc_swap::ArcSwap;
 use serde_json::{Value, json};
 
 use crate::config::Config;
+use crate::hook::shadow;
 use crate::http::connections::{self, ConnectionLimits};
 use crate::metrics::Metrics;
 use crate::runtime::Runtime;
@@ -19,6 +20,8 @@ pub struct App {
     /// Swapped whole, never mutated: a call keeps the snapshot it started with.
     tenants: ArcSwap<Tenants>,
     pub metrics: Metrics,
+    /// The bound on shadow evaluations, process-wide.
+    pub shadows: shadow::Budget,
     /// The configuration file, read again on every reload.
     pub config_file: PathBuf,
     /// The config file's `listen` as last loaded. A reload cannot move the listener; it warns
@@ -48,6 +51,7 @@ impl App {
             runtime,
             tenants: ArcSwap::from_pointee(tenants),
             metrics: Metrics::default(),
+            shadows: shadow::Budget::default(),
             config_file: config.file.clone(),
             file_listen: Mutex::new(config.file_listen),
             connection_limits: ConnectionLimits::resolve(
@@ -71,7 +75,8 @@ impl App {
     }
 
     /// What is serving: per tenant and route the rule file, its sha256 and since when, plus the
-    /// last reload's outcome and each tenant's latest load error. Carries no secret.
+    /// last reload's outcome and each tenant's latest load errors; `degraded` while any tenant
+    /// failed to load or the last reload failed. Carries no secret.
     pub fn status(&self) -> Value {
         let tenants = self.tenants();
         let mut by_id = serde_json::Map::new();
@@ -90,6 +95,10 @@ impl App {
                         "cpu_seconds": route.usage.cpu().as_secs_f64(),
                         "average_cpu_ms": route.usage.average().as_secs_f64() * 1e3,
                         "circuit": route.breaker.state().name(),
+                        "shadow": route.shadow.as_ref().map(|shadow| json!({
+                            "rule": shadow.rule_path,
+                            "sha256": shadow.rule.sha256,
+                        })),
                     })
                 })
                 .collect();
@@ -101,17 +110,28 @@ impl App {
             });
             by_id.insert(tenant.id.clone(), tenant_status);
         }
-        for (id, error) in &tenants.errors {
+        let mut problems: Vec<String> = Vec::new();
+        for (id, errors) in &tenants.errors {
+            let errors: Vec<String> = errors.iter().map(ToString::to_string).collect();
             let entry = by_id
                 .entry(id.clone())
                 .or_insert_with(|| json!({"routes": []}));
-            entry["error"] = error.to_string().into();
+            entry["error"] = errors.join("; ").into();
+            problems.extend(errors);
         }
         let reload = self.last_reload.lock().unwrap_or_else(|e| e.into_inner());
+        problems.extend(reload.as_ref().and_then(|r| r.error.clone()));
         let reload = reload
             .as_ref()
             .map(|r| json!({"at": timestamp(r.at), "error": r.error}));
-        json!({"status": "ready", "last_reload": reload, "tenants": by_id})
+        // Degraded is still ready (200): every tenant that loaded serves, some on a last good
+        // version, and taking the replica out of rotation would only make things worse.
+        let status = if problems.is_empty() {
+            "ready"
+        } else {
+            "degraded"
+        };
+        json!({"status": status, "problems": problems, "last_reload": reload, "tenants": by_id})
     }
 }
 

@@ -167,7 +167,16 @@ impl Expectation {
                 {
                     expect("status", &expected, &status);
                 }
-                let body = observed.body().unwrap_or(Value::Null);
+                let wants_body = self.body.is_some()
+                    || self.commands.is_some()
+                    || self.contains.is_some()
+                    || self.error.is_some();
+                let Some(body) = observed.body() else {
+                    if wants_body {
+                        problems.push("body: expected one, got 204 No Content".into());
+                    }
+                    return problems;
+                };
                 let mut compare = |what: &str, expected: &Value, got: &Value| {
                     for difference in differences(expected, got) {
                         problems.push(format!("{what}{difference}"));
@@ -563,6 +572,11 @@ mod tests {
         assert_eq!(
             body.check(&denied),
             vec![r#"commands/0/value/registration: expected "ALLOW", got "DENY""#.to_string()]
+        );
+        // A 204 has no body to compare: one plain line, not the expected body against null.
+        assert_eq!(
+            body.check(&Observed::Answer(Answer::NoChange)),
+            vec!["body: expected one, got 204 No Content".to_string()]
         );
     }
 

@@ -53,7 +53,7 @@ pub enum Command {
     /// Validate a configuration and compile every rule it uses.
     Check {
         /// The configuration file (TOML).
-        #[arg(long)]
+        #[arg(long, env = "WASMHOOK_CONFIG")]
         config: PathBuf,
     },
 }

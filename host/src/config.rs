@@ -39,6 +39,32 @@ pub struct ConfigError {
     pub message: String,
 }
 
+/// Every problem found in a configuration, each located and on its own line, so that `check`
+/// and start-up report them all at once rather than one per attempt.
+#[derive(Debug, Clone)]
+pub struct Problems(pub Vec<ConfigError>);
+
+impl std::fmt::Display for Problems {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.0.as_slice() {
+            [one] => write!(f, "{one}"),
+            all => {
+                write!(f, "{} problems:", all.len())?;
+                all.iter()
+                    .try_for_each(|problem| write!(f, "\n  {problem}"))
+            }
+        }
+    }
+}
+
+impl std::error::Error for Problems {}
+
+impl From<ConfigError> for Problems {
+    fn from(error: ConfigError) -> Problems {
+        Problems(vec![error])
+    }
+}
+
 /// A validated configuration.
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -144,19 +170,30 @@ pub struct RouteConfig {
     pub limits: Limits,
     pub on_failure: FailurePolicy,
     pub circuit_breaker: BreakerConfig,
+    /// A candidate rule run beside the route's rule on every call, off the answer path.
+    pub shadow: Option<ShadowConfig>,
+}
+
+/// A route's shadow rule: evaluated after the answer is sent, under the route's limits; its
+/// decision is compared with the live one, logged when they differ and counted, never sent.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ShadowConfig {
+    /// Absolute path of the candidate component.
+    pub rule: PathBuf,
+    /// Its settings as JSON text (the route's unless `shadow_settings` is given).
+    pub settings: String,
 }
 
 impl Config {
-    /// Reads and validates `file`, refusing it if any tenant is invalid. `listen` overrides the
-    /// file's `listen`.
-    pub fn load(file: &Path, listen: Option<SocketAddr>) -> Result<Config, ConfigError> {
+    /// Reads and validates `file`, refusing it if any tenant is invalid (naming every invalid
+    /// tenant). `listen` overrides the file's `listen`.
+    pub fn load(file: &Path, listen: Option<SocketAddr>) -> Result<Config, Problems> {
         let mut config = Config::load_lenient(file, listen)?;
-        match std::mem::take(&mut config.invalid_tenants)
-            .into_iter()
-            .next()
-        {
-            Some((_, error)) => Err(error),
-            None => Ok(config),
+        let invalid = std::mem::take(&mut config.invalid_tenants);
+        if invalid.is_empty() {
+            Ok(config)
+        } else {
+            Err(Problems(invalid.into_iter().map(|(_, e)| e).collect()))
         }
     }
 
@@ -340,6 +377,10 @@ mod raw {
         pub on_failure: Option<FailurePolicy>,
         #[serde(default)]
         pub circuit_breaker: BreakerTable,
+        /// A candidate rule evaluated beside `rule` off the answer path, for comparison.
+        pub shadow_rule: Option<PathBuf>,
+        /// The candidate's settings; `settings` unless given.
+        pub shadow_settings: Option<toml::Table>,
     }
 }
 
@@ -623,7 +664,23 @@ impl raw::Route {
         }
         let settings = serde_json::to_string(&self.settings.unwrap_or_default())
             .map_err(|e| ("settings".to_owned(), e.to_string()))?;
+        let shadow = match (self.shadow_rule, self.shadow_settings) {
+            (None, Some(_)) => {
+                let message = "`shadow_settings` needs a `shadow_rule` to hand them to";
+                return Err(("shadow_settings".into(), message.into()));
+            }
+            (None, None) => None,
+            (Some(rule), shadow_settings) => Some(ShadowConfig {
+                rule: base.join(rule),
+                settings: match shadow_settings {
+                    None => settings.clone(),
+                    Some(table) => serde_json::to_string(&table)
+                        .map_err(|e| ("shadow_settings".to_owned(), e.to_string()))?,
+                },
+            }),
+        };
         Ok(RouteConfig {
+            shadow,
             on_failure: self.on_failure.unwrap_or(hook.default_policy()),
             hook,
             event_type: self.event_type,
@@ -658,7 +715,7 @@ mod tests {
         file
     }
 
-    fn load(toml: &str) -> Result<Config, ConfigError> {
+    fn load(toml: &str) -> Result<Config, Problems> {
         Config::load(&write(toml), None)
     }
 
@@ -1026,6 +1083,28 @@ mod tests {
                 "{message}\n  does not contain: {expected}"
             );
         }
+    }
+
+    #[test]
+    fn every_invalid_tenant_is_reported_one_per_line() {
+        let other = TENANT.replace("demo", "other");
+        let toml = format!(
+            "{}\n{other}\n[[tenants.other.routes]]\nevent_type = \"x\"\nrule = \"r.wasm\"\n",
+            route("limits = { deadline_ms = 0 }")
+        );
+        let problems = load(&toml).unwrap_err();
+        assert_eq!(problems.0.len(), 2, "{problems}");
+        let text = problems.to_string();
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(lines[0], "2 problems:", "{text}");
+        assert!(
+            lines[1].contains("tenant `demo`: routes[0].limits.deadline_ms"),
+            "{text}"
+        );
+        assert!(
+            lines[2].contains("tenant `other`: routes[0].event_type"),
+            "{text}"
+        );
     }
 
     #[test]

@@ -3,6 +3,9 @@
 //!
 //! The server and the offline tools (`wasmhook eval`, `wasmhook test`, through [`preview`]) share
 //! [`evaluate`] and [`hooks::failure_answer`], so a preview answers exactly as the server would.
+//! A route's shadow rule is evaluated after the answer, in [`shadow`].
+
+pub mod shadow;
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -23,6 +26,7 @@ use crate::tenant::{Route, Tenant};
 pub async fn answer(
     runtime: &Runtime,
     metrics: &Metrics,
+    shadows: &shadow::Budget,
     tenant: &Tenant,
     body: &[u8],
 ) -> Result<Answer, ParseError> {
@@ -42,7 +46,7 @@ pub async fn answer(
         Ok((route, hook)) => {
             span.record("rule", route.rule_name.as_str());
             let outcome = run(runtime, tenant, route, &call, hook, started).await;
-            outcome.unwrap_or_else(|failure| {
+            let answer = outcome.unwrap_or_else(|failure| {
                 if matches!(failure, RuleFailure::Throttled | RuleFailure::CircuitOpen) {
                     // Load shedding, not a rule failure of this call: the breaker's and the
                     // scheduler's own lines say why.
@@ -52,7 +56,18 @@ pub async fn answer(
                 }
                 metrics.rule_failure(&tenant.id, &route.rule_name, failure.kind());
                 hooks::failure_answer(event_type, Some(route.on_failure))
-            })
+            });
+            if let Some(shadow) = &route.shadow {
+                let comparison = shadow::Comparison {
+                    shadow: shadow.clone(),
+                    hook,
+                    limits: route.limits.clone(),
+                    tenant: tenant.id.clone(),
+                    live_rule: route.rule_name.clone(),
+                };
+                shadows.start(runtime, comparison, &call, &answer);
+            }
+            answer
         }
     };
     span.record("decision", answer.label());

@@ -195,7 +195,7 @@ async fn hook_call(
             return Err(Rejection::Unauthorized);
         }
         let body = read_body(request).await?;
-        let answer = hook::answer(&app.runtime, &app.metrics, tenant, &body)
+        let answer = hook::answer(&app.runtime, &app.metrics, &app.shadows, tenant, &body)
             .await
             .map_err(|e| {
                 tracing::info!(error = %e, "unparsable hook request");

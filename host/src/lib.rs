@@ -11,7 +11,8 @@
 //! - [`tenant`]: tenants and their authentication ([`tenant::auth`]: a header secret compared in
 //!   constant time, or an OAuth 2.0 bearer JWT checked against the JWKS).
 //! - [`hook`]: one hook call end to end, independent of HTTP and of the hook type: parse, route,
-//!   admit, evaluate, render or answer with the failure policy; shared with `wasmhook eval`.
+//!   admit, evaluate, render or answer with the failure policy; shared with `wasmhook eval` and
+//!   `wasmhook test`. [`hook::shadow`] runs a route's candidate rule after the answer.
 //! - [`okta`]: the Okta protocol at the wire level, shared by every hook type: the envelope,
 //!   lenient parsing, shared shapes, JSON Patch operations, answers and their common rendering.
 //! - [`hooks`]: one module per hook type ([`hooks::registration`], [`hooks::token`],

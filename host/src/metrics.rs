@@ -190,12 +190,14 @@ impl Metrics {
     }
 }
 
-/// CPU used per tenant and per route, and each route's circuit breaker, in the text format.
+/// CPU used per tenant and per route, each route's circuit breaker and shadow comparisons, in
+/// the text format.
 fn usage_text(tenants: &Tenants) -> String {
     use std::fmt::Write;
     let mut tenant_cpu = String::new();
     let mut route_cpu = String::new();
     let mut circuit = String::new();
+    let mut shadows = String::new();
     let mut ids: Vec<_> = tenants.iter().collect();
     ids.sort_by(|a, b| a.id.cmp(&b.id));
     for tenant in ids {
@@ -214,6 +216,15 @@ fn usage_text(tenants: &Tenants) -> String {
             );
             let state = route.breaker.state() as u8;
             let _ = writeln!(circuit, "wasmhook_circuit_state{{{labels}}} {state}");
+            if let Some(shadow) = &route.shadow {
+                let shadow_rule = label(&shadow.rule_name);
+                for (outcome, count) in shadow.tally.counts() {
+                    let _ = writeln!(
+                        shadows,
+                        "wasmhook_shadow_evaluations_total{{{labels},shadow_rule=\"{shadow_rule}\",outcome=\"{outcome}\"}} {count}"
+                    );
+                }
+            }
         }
     }
     format!(
@@ -222,7 +233,9 @@ fn usage_text(tenants: &Tenants) -> String {
          # HELP wasmhook_rule_cpu_seconds CPU time the route's evaluations used.\n\
          # TYPE wasmhook_rule_cpu_seconds counter\n{route_cpu}\
          # HELP wasmhook_circuit_state The route's circuit breaker: 0 closed, 1 open, 2 half-open.\n\
-         # TYPE wasmhook_circuit_state gauge\n{circuit}"
+         # TYPE wasmhook_circuit_state gauge\n{circuit}\
+         # HELP wasmhook_shadow_evaluations Shadow rule evaluations by how they compared with the live answer.\n\
+         # TYPE wasmhook_shadow_evaluations counter\n{shadows}"
     )
 }
 

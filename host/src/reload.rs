@@ -13,7 +13,7 @@
 //!   layout, where the files are symlinks through a `..data` symlink that is swapped atomically.
 //!   Bursts of events are coalesced into one reload.
 
-use std::collections::{BTreeSet, HashSet};
+use std::collections::{BTreeSet, HashMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime};
@@ -24,40 +24,94 @@ use tokio::sync::mpsc;
 
 use crate::app::{App, ReloadOutcome};
 use crate::config::{Config, ConfigError};
-use crate::tenant::Tenants;
+use crate::tenant::{Route, Tenants};
 
 /// How long to wait after the first change before reloading, so a burst of events (a `cp`, a
 /// ConfigMap swap, an editor's save) becomes one reload.
 const SETTLE: Duration = Duration::from_millis(50);
 
+/// Why a reload runs, for its first log line.
+#[derive(Debug, Clone)]
+pub enum Cause {
+    /// SIGHUP.
+    Signal,
+    /// These watched files changed (or a ConfigMap's `..data` link was swapped).
+    Changed(BTreeSet<PathBuf>),
+}
+
+impl Cause {
+    /// Two causes seen within one settle period, as one.
+    fn merge(self, other: Cause) -> Cause {
+        match (self, other) {
+            (Cause::Changed(mut a), Cause::Changed(b)) => {
+                a.extend(b);
+                Cause::Changed(a)
+            }
+            (Cause::Changed(files), Cause::Signal) | (Cause::Signal, Cause::Changed(files)) => {
+                Cause::Changed(files)
+            }
+            (Cause::Signal, Cause::Signal) => Cause::Signal,
+        }
+    }
+}
+
+impl std::fmt::Display for Cause {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Cause::Signal => f.write_str("SIGHUP"),
+            Cause::Changed(files) => {
+                let names: Vec<_> = files
+                    .iter()
+                    .map(|file| file.display().to_string())
+                    .collect();
+                write!(f, "changed: {}", names.join(", "))
+            }
+        }
+    }
+}
+
 /// Reloads `app` from its configuration file. Returns the configuration that was applied, or why
-/// the file as a whole could not be loaded (the previous version keeps serving).
-pub async fn reload(app: &Arc<App>) -> Result<Config, ConfigError> {
+/// the file as a whole could not be loaded (the previous version keeps serving). Logs when it
+/// starts (and why), each route that now serves another rule version, and how it ended.
+pub async fn reload(app: &Arc<App>, cause: Cause) -> Result<Config, ConfigError> {
     let _one_at_a_time = app.reloading.lock().await;
+    tracing::info!(%cause, "reloading the configuration");
     let started = Instant::now();
-    let building = app.clone();
+    let previous = app.tenants();
+    let (building, kept) = (app.clone(), previous.clone());
     let built = tokio::task::spawn_blocking(move || {
         let config = Config::load_lenient(&building.config_file, None)?;
-        let tenants = Tenants::rebuild(&config, &building.runtime, &building.tenants());
+        let tenants = Tenants::rebuild(&config, &building.runtime, &kept);
         Ok::<_, ConfigError>((config, tenants))
     })
     .await
     .expect("building a tenant set does not panic");
 
-    let outcome = match built {
-        Ok((config, tenants)) => {
-            let mut file_listen = app.file_listen.lock().unwrap_or_else(|e| e.into_inner());
-            if config.file_listen != *file_listen {
-                tracing::warn!(listen = %config.file_listen, "a new listen address takes effect at restart");
-                *file_listen = config.file_listen;
-            }
-            drop(file_listen);
-            for (tenant, error) in &tenants.errors {
+    let outcome = built.map(|(config, tenants)| {
+        let mut file_listen = app.file_listen.lock().unwrap_or_else(|e| e.into_inner());
+        if config.file_listen != *file_listen {
+            tracing::warn!(listen = %config.file_listen, "a new listen address takes effect at restart");
+            *file_listen = config.file_listen;
+        }
+        drop(file_listen);
+        for (tenant, errors) in &tenants.errors {
+            for error in errors {
                 tracing::error!(tenant, %error, "tenant failed to load; its previous version (if any) keeps serving");
             }
-            let failed = tenants.errors.len();
-            let serving = tenants.len();
-            app.swap(tenants);
+        }
+        log_changes(&previous, &tenants);
+        let (serving, failed) = (tenants.len(), tenants.errors.len());
+        app.swap(tenants);
+        (config, serving, failed)
+    });
+    // The outcome is visible in `/readyz` before the line that says the reload ended.
+    let error = outcome.as_ref().err().map(ToString::to_string);
+    *app.last_reload.lock().unwrap_or_else(|e| e.into_inner()) = Some(ReloadOutcome {
+        at: SystemTime::now(),
+        error,
+    });
+    match outcome {
+        Ok((config, serving, failed)) => {
             let elapsed_ms = started.elapsed().as_secs_f64() * 1e3;
             tracing::info!(serving, failed, elapsed_ms, "configuration reloaded");
             app.metrics.reload(failed == 0);
@@ -68,13 +122,45 @@ pub async fn reload(app: &Arc<App>) -> Result<Config, ConfigError> {
             app.metrics.reload(false);
             Err(error)
         }
-    };
-    let error = outcome.as_ref().err().map(ToString::to_string);
-    *app.last_reload.lock().unwrap_or_else(|e| e.into_inner()) = Some(ReloadOutcome {
-        at: SystemTime::now(),
-        error,
-    });
-    outcome
+    }
+}
+
+/// One line per route whose rule (by content) changed, was added or went away, and per tenant
+/// removed, so an operator sees exactly what a reload deployed: old → new sha256.
+fn log_changes(previous: &Tenants, next: &Tenants) {
+    let key = |route: &Route| (route.event_type.clone(), route.request_type.clone());
+    for tenant in next.iter() {
+        let old = previous.get(&tenant.id);
+        if old.is_some_and(|old| Arc::ptr_eq(old, tenant)) {
+            continue;
+        }
+        let old_routes = old.into_iter().flat_map(|old| old.routes.iter());
+        let mut old_routes: HashMap<_, &Route> = old_routes.map(|r| (key(r), r)).collect();
+        for route in tenant.routes.iter() {
+            let was = old_routes.remove(&key(route));
+            let old_sha256 = was.map_or("none", |r| r.rule.sha256.as_str());
+            if old_sha256 != route.rule.sha256
+                || was.is_some_and(|r| r.rule_path != route.rule_path)
+            {
+                tracing::info!(
+                    tenant = %tenant.id,
+                    route = %route.label(),
+                    rule = %route.rule_path.display(),
+                    old_sha256,
+                    new_sha256 = %route.rule.sha256,
+                    "route serves a new rule version"
+                );
+            }
+        }
+        for gone in old_routes.values() {
+            tracing::info!(tenant = %tenant.id, route = %gone.label(), "route removed");
+        }
+    }
+    for tenant in previous.iter() {
+        if next.get(&tenant.id).is_none() {
+            tracing::info!(tenant = %tenant.id, "tenant removed");
+        }
+    }
 }
 
 /// Starts reloading `app` on SIGHUP and, if `config.watch`, whenever one of its files changes.
@@ -84,9 +170,9 @@ pub fn spawn(app: Arc<App>, config: &Config) -> anyhow::Result<()> {
     {
         let changed = changed.clone();
         let mut hangup = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())?;
-        tokio::spawn(
-            async move { while hangup.recv().await.is_some() && changed.send(()).is_ok() {} },
-        );
+        tokio::spawn(async move {
+            while hangup.recv().await.is_some() && changed.send(Cause::Signal).is_ok() {}
+        });
     }
     let mut watch = if config.watch {
         Some(FileWatch::new(changed)?)
@@ -97,10 +183,12 @@ pub fn spawn(app: Arc<App>, config: &Config) -> anyhow::Result<()> {
         watch.follow(config);
     }
     tokio::spawn(async move {
-        while changes.recv().await.is_some() {
+        while let Some(mut cause) = changes.recv().await {
             tokio::time::sleep(SETTLE).await;
-            while changes.try_recv().is_ok() {}
-            if let (Ok(config), Some(watch)) = (reload(&app).await, &mut watch) {
+            while let Ok(more) = changes.try_recv() {
+                cause = cause.merge(more);
+            }
+            if let (Ok(config), Some(watch)) = (reload(&app, cause).await, &mut watch) {
                 watch.follow(&config);
             }
         }
@@ -118,7 +206,7 @@ struct FileWatch {
 }
 
 impl FileWatch {
-    fn new(changed: mpsc::UnboundedSender<()>) -> notify::Result<FileWatch> {
+    fn new(changed: mpsc::UnboundedSender<Cause>) -> notify::Result<FileWatch> {
         let files: Arc<Mutex<HashSet<PathBuf>>> = Arc::default();
         let relevant = files.clone();
         let watcher = notify::recommended_watcher(move |event: notify::Result<notify::Event>| {
@@ -133,14 +221,18 @@ impl FileWatch {
                     | EventKind::Access(AccessKind::Close(AccessMode::Write))
             );
             let files = relevant.lock().unwrap_or_else(|e| e.into_inner());
-            let ours = event.paths.iter().any(|path| {
-                files.contains(path)
-                    || path
-                        .file_name()
-                        .is_some_and(|name| name.to_string_lossy().starts_with(".."))
-            });
-            if writes && ours {
-                let _ = changed.send(());
+            let ours: BTreeSet<PathBuf> = event
+                .paths
+                .into_iter()
+                .filter(|path| {
+                    files.contains(path)
+                        || path
+                            .file_name()
+                            .is_some_and(|name| name.to_string_lossy().starts_with(".."))
+                })
+                .collect();
+            if writes && !ours.is_empty() {
+                let _ = changed.send(Cause::Changed(ours));
             }
         })?;
         Ok(FileWatch {
@@ -155,7 +247,9 @@ impl FileWatch {
         let rules = config
             .tenants
             .iter()
-            .flat_map(|t| t.routes.iter().map(|r| r.rule.clone()));
+            .flat_map(|t| &t.routes)
+            .flat_map(|r| std::iter::once(&r.rule).chain(r.shadow.as_ref().map(|s| &s.rule)))
+            .cloned();
         let mut files = HashSet::new();
         for file in std::iter::once(config.file.clone()).chain(rules) {
             if let Ok(target) = file.canonicalize() {

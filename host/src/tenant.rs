@@ -9,13 +9,14 @@ pub mod auth;
 pub mod breaker;
 
 use std::collections::{BTreeMap, HashMap};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::SystemTime;
 
 use tokio::sync::Semaphore;
 
-use crate::config::{Config, ConfigError, TenantConfig};
+use crate::config::{Config, ConfigError, Problems, RouteConfig, TenantConfig};
+use crate::hook::shadow::{Shadow, Tally};
 use crate::hooks::HookType;
 use crate::okta::FailurePolicy;
 use crate::routing::RouteTable;
@@ -28,9 +29,9 @@ use breaker::Breaker;
 #[derive(Default)]
 pub struct Tenants {
     by_id: HashMap<String, Arc<Tenant>>,
-    /// Tenants whose latest definition failed to load, with the reason. Each keeps serving its
-    /// previous version, if it had one.
-    pub errors: BTreeMap<String, ConfigError>,
+    /// Tenants whose latest definition failed to load, with every reason found. Each keeps
+    /// serving its previous version, if it had one.
+    pub errors: BTreeMap<String, Vec<ConfigError>>,
 }
 
 /// One tenant, ready to serve.
@@ -68,48 +69,58 @@ pub struct Route {
     /// changes nothing of the route (rule, settings, limits, breaker).
     pub usage: Arc<RouteUsage>,
     pub breaker: Arc<Breaker>,
+    /// The candidate rule evaluated beside this one, off the answer path (see [`crate::hook::shadow`]).
+    pub shadow: Option<Arc<Shadow>>,
 }
 
 impl Tenants {
     /// Builds every tenant of `config`, compiling their rules (identical modules once). Any
-    /// invalid tenant is an error: used at start-up and by `wasmhook check`.
-    pub fn build(config: &Config, runtime: &Runtime) -> Result<Tenants, ConfigError> {
+    /// invalid tenant is an error, and every problem is named: used at start-up.
+    pub fn build(config: &Config, runtime: &Runtime) -> Result<Tenants, Problems> {
         let mut tenants = Tenants::rebuild(config, runtime, &Tenants::default());
-        match std::mem::take(&mut tenants.errors).into_values().next() {
-            Some(error) => Err(error),
-            None => Ok(tenants),
+        match tenants.problems() {
+            problems if problems.is_empty() => Ok(tenants),
+            problems => Err(Problems(problems)),
         }
+    }
+
+    /// Every load problem of every tenant, in tenant order.
+    pub fn problems(&mut self) -> Vec<ConfigError> {
+        std::mem::take(&mut self.errors)
+            .into_values()
+            .flatten()
+            .collect()
     }
 
     /// Builds the tenants of `config` for a reload: a tenant that fails to load keeps its version
     /// from `previous` (if any) and is listed in `errors`; tenants no longer configured are gone.
     pub fn rebuild(config: &Config, runtime: &Runtime, previous: &Tenants) -> Tenants {
         let mut tenants = Tenants::default();
-        let mut errors = config.invalid_tenants.clone();
+        let mut errors: BTreeMap<String, Vec<ConfigError>> = BTreeMap::new();
+        for (id, error) in &config.invalid_tenants {
+            errors.entry(id.clone()).or_default().push(error.clone());
+        }
         for tenant in &config.tenants {
             match Tenant::build(tenant, runtime, previous.get(&tenant.id).map(Arc::as_ref)) {
                 Ok(built) => {
                     tenants.by_id.insert(tenant.id.clone(), Arc::new(built));
                 }
-                Err((location, message)) => {
-                    let file = config.file.clone();
-                    errors.push((
-                        tenant.id.clone(),
-                        ConfigError {
-                            file,
-                            location,
-                            message,
-                        },
-                    ));
+                Err(problems) => {
+                    let located = problems.into_iter().map(|(location, message)| ConfigError {
+                        file: config.file.clone(),
+                        location,
+                        message,
+                    });
+                    errors.entry(tenant.id.clone()).or_default().extend(located);
                 }
             }
         }
-        for (id, error) in errors {
-            if let Some(old) = previous.get(&id) {
+        for id in errors.keys() {
+            if let Some(old) = previous.get(id) {
                 tenants.by_id.insert(id.clone(), old.clone());
             }
-            tenants.errors.insert(id, error);
         }
+        tenants.errors = errors;
         tenants
     }
 
@@ -131,80 +142,43 @@ impl Tenants {
 }
 
 impl Tenant {
+    /// Builds a tenant, loading every route's rule; on failure, every problem found (a broken
+    /// route does not hide the next one), each with its location.
     fn build(
         config: &TenantConfig,
         runtime: &Runtime,
         previous: Option<&Tenant>,
-    ) -> Result<Tenant, (String, String)> {
-        let routes = config
-            .routes
-            .iter()
-            .enumerate()
-            .map(|(i, route)| {
-                let rule = runtime
-                    .load(&route.rule, route.limits.max_module_bytes)
-                    .map_err(|e| {
-                        (
-                            format!("tenant `{}`: routes[{i}].rule: ", config.id),
-                            e.to_string(),
-                        )
-                    })?;
-                if rule.hook != route.hook {
-                    let message = format!(
-                        "{} is a {} rule (it exports `{}`), but the route takes `{}` calls, \
-                         which need a {} rule",
-                        route.rule.display(),
-                        rule.hook,
-                        crate::runtime::interface_name(rule.hook),
-                        route.event_type,
-                        route.hook
-                    );
-                    return Err((
-                        format!("tenant `{}`: routes[{i}].rule: ", config.id),
-                        message,
-                    ));
-                }
-                let unchanged = previous
-                    .into_iter()
-                    .flat_map(|tenant| tenant.routes.iter())
-                    .find(|old| old.rule_path == route.rule && old.rule.sha256 == rule.sha256);
-                let unchanged_since = unchanged.map(|old| old.loaded_at);
-                // Anything else that changed is a new deploy: its breaker starts closed.
-                let same_route = unchanged.filter(|old| {
-                    old.event_type == route.event_type
-                        && old.request_type == route.request_type
-                        && old.settings == route.settings
-                        && old.limits == route.limits
-                        && old.breaker.config() == route.circuit_breaker
-                });
-                let rule_name = route.rule.file_stem().unwrap_or_default().to_string_lossy();
-                Ok(Route {
-                    hook: route.hook,
-                    event_type: route.event_type.clone(),
-                    request_type: route.request_type.clone(),
-                    rule,
-                    rule_path: route.rule.clone(),
-                    rule_name: rule_name.into_owned(),
-                    settings: route.settings.clone(),
-                    limits: route.limits.clone(),
-                    on_failure: route.on_failure,
-                    loaded_at: unchanged_since.unwrap_or_else(SystemTime::now),
-                    usage: same_route.map_or_else(Default::default, |old| old.usage.clone()),
-                    breaker: same_route.map_or_else(
-                        || Arc::new(Breaker::new(route.circuit_breaker)),
-                        |old| old.breaker.clone(),
-                    ),
-                })
-            })
-            .collect::<Result<Vec<_>, (String, String)>>()?;
+    ) -> Result<Tenant, Vec<(String, String)>> {
+        let mut problems = Vec::new();
+        let mut routes = Vec::new();
+        for (i, route) in config.routes.iter().enumerate() {
+            let location = |key: &str| format!("tenant `{}`: routes[{i}].{key}: ", config.id);
+            let rule = load_rule(runtime, route, &route.rule).map_err(|m| (location("rule"), m));
+            let shadow = route.shadow.as_ref().map(|shadow| {
+                load_rule(runtime, route, &shadow.rule).map_err(|m| (location("shadow_rule"), m))
+            });
+            match (rule, shadow.transpose()) {
+                (Ok(rule), Ok(shadow)) => routes.push(Route::new(route, rule, shadow, previous)),
+                (rule, shadow) => problems.extend(rule.err().into_iter().chain(shadow.err())),
+            }
+        }
+        let auth = Authenticator::new(&config.auth, previous.map(|old| &old.auth))
+            .map_err(|message| (format!("tenant `{}`: auth: ", config.id), message));
+        let auth = match auth {
+            Ok(auth) if problems.is_empty() => auth,
+            Ok(_) => return Err(problems),
+            Err(problem) => {
+                problems.push(problem);
+                return Err(problems);
+            }
+        };
         let evaluations = previous
             .filter(|old| old.max_concurrent_evaluations == config.max_concurrent_evaluations)
             .map(|old| old.evaluations.clone())
             .unwrap_or_else(|| Arc::new(Semaphore::new(config.max_concurrent_evaluations)));
         Ok(Tenant {
             id: config.id.clone(),
-            auth: Authenticator::new(&config.auth, previous.map(|old| &old.auth))
-                .map_err(|message| (format!("tenant `{}`: auth: ", config.id), message))?,
+            auth,
             routes: RouteTable::new(routes),
             evaluations,
             max_concurrent_evaluations: config.max_concurrent_evaluations,
@@ -216,4 +190,106 @@ impl Tenant {
                 ),
         })
     }
+}
+
+impl Route {
+    /// The calls this route takes, for logs: its event type, and its request type if it has one.
+    pub fn label(&self) -> String {
+        match &self.request_type {
+            Some(request_type) => format!("{} {request_type}", self.event_type),
+            None => self.event_type.clone(),
+        }
+    }
+
+    fn new(
+        route: &RouteConfig,
+        rule: Arc<CompiledRule>,
+        shadow_rule: Option<Arc<CompiledRule>>,
+        previous: Option<&Tenant>,
+    ) -> Route {
+        let unchanged = previous
+            .into_iter()
+            .flat_map(|tenant| tenant.routes.iter())
+            .find(|old| old.rule_path == route.rule && old.rule.sha256 == rule.sha256);
+        let unchanged_since = unchanged.map(|old| old.loaded_at);
+        // Anything else that changed is a new deploy: its breaker starts closed.
+        let same_route = unchanged.filter(|old| {
+            old.event_type == route.event_type
+                && old.request_type == route.request_type
+                && old.settings == route.settings
+                && old.limits == route.limits
+                && old.breaker.config() == route.circuit_breaker
+        });
+        // The shadow's tally and usage carry over while the same candidate runs with the same
+        // settings on an unchanged route.
+        let shadow = route
+            .shadow
+            .as_ref()
+            .zip(shadow_rule)
+            .map(|(config, rule)| {
+                let same = same_route
+                    .and_then(|old| old.shadow.as_ref())
+                    .filter(|old| {
+                        old.rule.sha256 == rule.sha256 && old.settings == config.settings
+                    });
+                same.cloned().unwrap_or_else(|| {
+                    Arc::new(Shadow {
+                        rule,
+                        rule_path: config.rule.clone(),
+                        rule_name: rule_name(&config.rule),
+                        settings: config.settings.clone(),
+                        usage: RouteUsage::default(),
+                        tally: Tally::default(),
+                    })
+                })
+            });
+        Route {
+            hook: route.hook,
+            event_type: route.event_type.clone(),
+            request_type: route.request_type.clone(),
+            rule,
+            rule_path: route.rule.clone(),
+            rule_name: rule_name(&route.rule),
+            settings: route.settings.clone(),
+            limits: route.limits.clone(),
+            on_failure: route.on_failure,
+            loaded_at: unchanged_since.unwrap_or_else(SystemTime::now),
+            usage: same_route.map_or_else(Default::default, |old| old.usage.clone()),
+            breaker: same_route.map_or_else(
+                || Arc::new(Breaker::new(route.circuit_breaker)),
+                |old| old.breaker.clone(),
+            ),
+            shadow,
+        }
+    }
+}
+
+/// Loads `file` as a rule for `route`: it must be a rule of the route's hook type.
+fn load_rule(
+    runtime: &Runtime,
+    route: &RouteConfig,
+    file: &Path,
+) -> Result<Arc<CompiledRule>, String> {
+    let rule = runtime
+        .load(file, route.limits.max_module_bytes)
+        .map_err(|e| e.to_string())?;
+    if rule.hook != route.hook {
+        return Err(format!(
+            "{} is a {} rule (it exports `{}`), but the route takes `{}` calls, which need a {} rule",
+            file.display(),
+            rule.hook,
+            crate::runtime::interface_name(rule.hook),
+            route.event_type,
+            route.hook
+        ));
+    }
+    Ok(rule)
+}
+
+/// A short name for logs and metric labels: the rule file's stem.
+fn rule_name(file: &Path) -> String {
+    file.file_stem()
+        .unwrap_or_default()
+        .to_string_lossy()
+        .into_owned()
 }

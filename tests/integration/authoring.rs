@@ -60,7 +60,7 @@ expect = {{ decision = "deny", error = {{ reason = "INVALID_EMAIL_DOMAIN", locat
 [[cases]]
 name = "settings of the wrong shape make the rule fail"
 settings = {{ allowed_domains = "example.com" }}
-expect = {{ failure = "rule_error", message = "allowed_domains" }}
+expect = {{ failure = "rule_error", message = "invalid rule settings" }}
 "#,
             request = request.display()
         ),
@@ -282,7 +282,10 @@ fn eval_shows_the_rules_log_lines_escaped_and_what_the_evaluation_used() {
     // The rule's first line (a megabyte of ESC) is shown escaped and cut to the log budget, which
     // it uses up: the host says so rather than dropping its second line silently.
     assert!(stderr.contains(r"\u{1b}\u{1b}\u{1b}"), "{stderr}");
-    assert!(!stderr.contains('\u{1b}'), "a raw escape code reached the terminal");
+    assert!(
+        !stderr.contains('\u{1b}'),
+        "a raw escape code reached the terminal"
+    );
     assert!(stderr.contains("guest log output truncated"), "{stderr}");
     let summary = stderr.lines().last().unwrap();
     assert!(

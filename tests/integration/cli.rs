@@ -316,6 +316,43 @@ fn check_names_the_file_tenant_and_key_of_a_problem() {
 }
 
 #[test]
+fn check_reports_every_problem_and_reads_the_config_named_by_the_environment() {
+    let quickstart = std::fs::read_to_string(quickstart_config()).unwrap();
+    let rules_dir = crate::common::built_rules().display().to_string();
+    let broken = quickstart
+        .replace("../rules/target/wasm32-wasip2/release", &rules_dir)
+        .replace("employee_number.wasm", "missing.wasm")
+        .replace("token_claims.wasm", "saml_attributes.wasm");
+    let file = write_config(&broken);
+    let output = Command::new(env!("CARGO_BIN_EXE_wasmhook"))
+        .arg("check")
+        .env("WASMHOOK_CONFIG", &file)
+        .output()
+        .unwrap();
+    assert!(!output.status.success());
+    let stderr = text(&output.stderr);
+    let (errors, summary): (Vec<&str>, Vec<&str>) = stderr
+        .lines()
+        .filter(|l| l.starts_with("error: "))
+        .partition(|l| !l.contains(" problems in "));
+    assert_eq!(errors.len(), 2, "{stderr}");
+    assert_eq!(summary.len(), 1, "{stderr}");
+    assert!(
+        errors[0].contains("tenant `demo`: routes[1].rule: cannot read"),
+        "{stderr}"
+    );
+    assert!(
+        errors[1].contains("tenant `demo`: routes[2].rule: ")
+            && errors[1].contains("is a saml rule"),
+        "{stderr}"
+    );
+    assert_eq!(
+        summary[0],
+        format!("error: 2 problems in {}", file.display())
+    );
+}
+
+#[test]
 fn serve_answers_and_stops_cleanly_on_sigterm() {
     let server = ServeProcess::start(&quickstart_config(), "info");
     let runtime = tokio::runtime::Runtime::new().unwrap();

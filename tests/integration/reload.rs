@@ -4,7 +4,7 @@
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use crate::common::{AUTH, Reply, SSR_OIE, TestServer, rule};
+use crate::common::{AUTH, Reply, SSR_OIE, ServeProcess, TestServer, rule, send};
 
 /// Rule A (email-domain) denies this call; rule B (employee-number) allows it with 204.
 fn call() -> String {
@@ -104,6 +104,12 @@ async fn a_corrupt_rule_keeps_the_last_good_version_and_shows_the_error() {
         error.contains("rule.wasm") && error.contains("not a valid WebAssembly component"),
         "{error}"
     );
+    // Degraded, and still 200: the tenant serves its last good version.
+    let ready = server.get("/readyz").await;
+    assert_eq!(ready.status, 200);
+    let status = ready.json();
+    assert_eq!(status["status"], "degraded", "{status}");
+    assert_eq!(status["problems"][0], error.as_str(), "{status}");
     assert!(
         is_rule_a(&server.hook("/hooks/t", &call()).await),
         "the last good rule keeps serving"
@@ -111,7 +117,58 @@ async fn a_corrupt_rule_keeps_the_last_good_version_and_shows_the_error() {
 
     replace_by_rename(&dir.join("rule.wasm"), &rule_bytes("employee_number"));
     until(&server, "t", is_rule_b).await;
-    assert!(server.get("/readyz").await.json()["tenants"]["t"]["error"].is_null());
+    let status = server.get("/readyz").await.json();
+    assert!(status["tenants"]["t"]["error"].is_null());
+    assert_eq!(status["status"], "ready", "{status}");
+    assert_eq!(status["problems"], serde_json::json!([]));
+}
+
+#[test]
+fn a_reload_logs_why_it_started_and_each_route_that_changed_version() {
+    let dir = folder("logged");
+    std::fs::write(dir.join("rule.wasm"), rule_bytes("email_domain")).unwrap();
+    std::fs::write(dir.join("config.toml"), tenant("t", "rule.wasm")).unwrap();
+    let server = ServeProcess::start(&dir.join("config.toml"), "info");
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let sha256 = || {
+        let reply = send(server.address, "GET", "/readyz", &[], Default::default());
+        let status = runtime.block_on(reply).json();
+        status["tenants"]["t"]["routes"][0]["sha256"]
+            .as_str()
+            .unwrap()
+            .to_owned()
+    };
+    let old = sha256();
+
+    replace_by_rename(&dir.join("rule.wasm"), &rule_bytes("employee_number"));
+    let started = server.wait_for_line(|line| line.contains("reloading the configuration"));
+    let started: serde_json::Value = serde_json::from_str(&started).unwrap();
+    let cause = started["cause"].as_str().unwrap();
+    assert!(
+        cause.starts_with("changed: ") && cause.contains("rule.wasm"),
+        "{started}"
+    );
+    let changed = server.wait_for_line(|line| line.contains("route serves a new rule version"));
+    let changed: serde_json::Value = serde_json::from_str(&changed).unwrap();
+    assert_eq!(changed["tenant"], "t");
+    assert_eq!(changed["route"], "com.okta.user.pre-registration");
+    assert!(changed["rule"].as_str().unwrap().ends_with("rule.wasm"));
+    assert_eq!(changed["old_sha256"], old.as_str());
+    assert_eq!(changed["new_sha256"], sha256().as_str());
+    assert_ne!(changed["old_sha256"], changed["new_sha256"]);
+    server.wait_for_line(|line| line.contains("configuration reloaded"));
+
+    // A reload that changes no rule names none.
+    server.signal("HUP");
+    let cause = server.wait_for_line(|line| line.contains("reloading the configuration"));
+    assert!(cause.contains("\"cause\":\"SIGHUP\""), "{cause}");
+    server.wait_for_line(|line| line.contains("configuration reloaded"));
+    let log = server.stop();
+    assert_eq!(
+        log.matches("route serves a new rule version").count(),
+        1,
+        "{log}"
+    );
 }
 
 #[tokio::test]

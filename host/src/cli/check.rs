@@ -1,25 +1,36 @@
-//! `wasmhook check`: validate a config and load every rule it names, as start-up would.
+//! `wasmhook check`: validate a config and load every rule it names, as start-up would, and
+//! report every problem found, not only the first.
 
 use std::collections::HashSet;
 use std::path::Path;
+
+use anyhow::bail;
 
 use crate::config::Config;
 use crate::runtime::Runtime;
 use crate::tenant::Tenants;
 
 pub fn check(config: &Path) -> anyhow::Result<()> {
-    let config = Config::load(config, None)?;
+    let config = Config::load_lenient(config, None)?;
     let runtime = Runtime::new(config.cache_dir.as_deref())?;
-    let tenants = Tenants::build(&config, &runtime)?;
-    let routes: Vec<_> = tenants
+    let mut tenants = Tenants::rebuild(&config, &runtime, &Tenants::default());
+    let problems = tenants.problems();
+    let mut loaded: Vec<_> = tenants.iter().collect();
+    loaded.sort_by(|a, b| a.id.cmp(&b.id));
+    let routes: Vec<_> = loaded
         .iter()
         .flat_map(|t| t.routes.iter().map(move |route| (t, route)))
         .collect();
-    let modules: HashSet<_> = routes.iter().map(|(_, r)| r.rule.sha256.as_str()).collect();
+    let modules: HashSet<_> = routes
+        .iter()
+        .flat_map(|(_, r)| std::iter::once(&r.rule).chain(r.shadow.as_ref().map(|s| &s.rule)))
+        .map(|rule| rule.sha256.as_str())
+        .collect();
+    let verdict = if problems.is_empty() { "ok" } else { "loaded" };
     println!(
-        "{}: ok ({} tenants, {} routes, {} distinct rule modules)",
+        "{}: {verdict} ({} tenants, {} routes, {} distinct rule modules)",
         config.file.display(),
-        tenants.len(),
+        loaded.len(),
         routes.len(),
         modules.len()
     );
@@ -29,8 +40,19 @@ pub fn check(config: &Path) -> anyhow::Result<()> {
             .as_deref()
             .map(|t| format!(" {t}"))
             .unwrap_or_default();
+        let shadow = route
+            .shadow
+            .as_ref()
+            .map(|s| {
+                format!(
+                    ", shadow {} ({})",
+                    s.rule_path.display(),
+                    &s.rule.sha256[..12]
+                )
+            })
+            .unwrap_or_default();
         println!(
-            "  {}: {}{request_type} -> {} rule {} ({})",
+            "  {}: {}{request_type} -> {} rule {} ({}){shadow}",
             tenant.id,
             route.event_type,
             route.hook,
@@ -38,5 +60,12 @@ pub fn check(config: &Path) -> anyhow::Result<()> {
             &route.rule.sha256[..12]
         );
     }
-    Ok(())
+    for problem in &problems {
+        eprintln!("error: {problem}");
+    }
+    match problems.len() {
+        0 => Ok(()),
+        1 => bail!("1 problem in {}", config.file.display()),
+        n => bail!("{n} problems in {}", config.file.display()),
+    }
 }
