@@ -1,8 +1,9 @@
-//! The `wasmhook` command line: one module per verb (`serve`, `eval`, `test`, `check`), each a thin
+//! The `wasmhook` command line: one module per verb (`serve`, `eval`, `test`, `new`, `check`), each a thin
 //! layer over the library, so that what the server does and what the tools report agree.
 
 mod check;
 mod eval;
+mod new;
 mod serve;
 mod test;
 
@@ -13,6 +14,7 @@ use clap::{Parser, Subcommand};
 
 use crate::telemetry::LogFormat;
 pub use eval::EvalArgs;
+pub use new::NewArgs;
 pub use test::TestArgs;
 
 #[derive(Debug, Parser)]
@@ -50,6 +52,9 @@ pub enum Command {
     Eval(EvalArgs),
     /// Run a rule against a table of cases, or compare two rules over captured requests.
     Test(TestArgs),
+    /// Write a new rule project: the rule, its build script, cases and README, the WIT and the
+    /// helpers, self-contained.
+    New(NewArgs),
     /// Validate a configuration and compile every rule it uses.
     Check {
         /// The configuration file (TOML).
@@ -65,7 +70,7 @@ impl Command {
         match self {
             Command::Serve { .. } => "info",
             Command::Eval(_) => "warn,wasmhook::guest=trace",
-            Command::Test(_) | Command::Check { .. } => "warn",
+            Command::Test(_) | Command::New(_) | Command::Check { .. } => "warn",
         }
     }
 }
@@ -75,6 +80,7 @@ pub async fn run(command: Command) -> anyhow::Result<()> {
         Command::Serve { config, listen } => serve::serve(&config, listen).await,
         Command::Eval(args) => eval::eval(args).await,
         Command::Test(args) => test::test(args).await,
+        Command::New(args) => new::new(args),
         Command::Check { config } => check::check(&config),
     }
 }

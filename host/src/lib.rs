@@ -29,7 +29,8 @@
 //! Around them: [`config`] (TOML, validated at load), [`reload`] (file watching, rebuild and
 //! atomic swap), [`app`] (shared state), [`untrusted`] (guest text escaped and capped for logs),
 //! [`metrics`] (Prometheus), [`telemetry`] (tracing output), [`cases`] (the table tests of
-//! `wasmhook test`) and [`cli`] (`serve`, `eval`, `test`, `check`).
+//! `wasmhook test`), [`scaffold`] (the projects of `wasmhook new`) and [`cli`] (`serve`, `eval`,
+//! `test`, `new`, `check`).
 //!
 //! Adding a hook type: a WIT file and world in `wit/`, a module in `hooks/` with its line in
 //! [`hooks::HookType`], its export in the world and its conversions in `runtime/bindings.rs`,
@@ -47,6 +48,7 @@ pub mod okta;
 pub mod reload;
 pub mod routing;
 pub mod runtime;
+pub mod scaffold;
 pub mod scheduler;
 pub mod telemetry;
 pub mod tenant;

@@ -13,6 +13,7 @@ mod oauth;
 mod quickstart;
 mod reload;
 mod rule_failures;
+mod scaffold;
 mod shadow;
 mod shutdown;
 mod tables;

@@ -1,0 +1,8 @@
+#!/usr/bin/env bash
+# Builds the rule into {{name}}.wasm (a WebAssembly component for the `{{world}}` world), then
+# runs its cases. Needs componentize-py (pip install componentize-py==0.25.1) and wasmhook on
+# PATH (or WASMHOOK=/path/to/wasmhook).
+set -euo pipefail
+cd "$(dirname "$0")"
+componentize-py -d wit -w {{world}} componentize app -p . -p sdk -o {{name}}.wasm >/dev/null
+"${WASMHOOK:-wasmhook}" test --cases cases.toml
