@@ -41,13 +41,32 @@ for rule in python/*/; do
 done
 
 [ -x javascript/node_modules/.bin/jco ] || { echo "rules/build.sh: jco is missing; run \`make setup\`" >&2; exit 1; }
+# What jco says when a rule has a mistake docs/writing-rules.md knows, and what to do about it.
+jco_hint() {
+  case $1 in
+    *"exported variable '"*"' does not exist"*)
+      echo "the module threw at top level (the bundler drops the code after a top-level \`throw\`, exports" \
+        "included) or does not export its hook's object (\`registration\`, \`token\` or \`saml\`)" ;;
+    *"Failed to evaluate user JavaScript module"*)
+      echo "the module's top level threw: it runs once, when the component is built" ;;
+  esac
+}
 mkdir -p target/javascript
+# bundle.config.mjs marks the wasmhook imports external (no warning) and maps errors' places to
+# the original files (see guest-sdk/javascript/wasmhook.js).
 for rule in javascript/*/rule.js; do
   dir=$(dirname "$rule")
   output=target/javascript/$(name_of "$dir").wasm
-  if stale "$output" "$dir" ../guest-sdk/javascript "$wit" build.sh; then
-    javascript/node_modules/.bin/jco componentize "$PWD/$rule" --bundle --backend quickjs \
-      --backend-qjs-disable-async --wit "$wit" --world-name "$(world_of "$dir")" -o "$output" >/dev/null
+  if stale "$output" "$dir" ../guest-sdk/javascript "$wit" build.sh javascript/bundle.config.mjs; then
+    if ! messages=$(javascript/node_modules/.bin/jco componentize "$PWD/$rule" --bundle \
+      --bundle-config javascript/bundle.config.mjs --backend quickjs --backend-qjs-disable-async \
+      --wit "$wit" --world-name "$(world_of "$dir")" -o "$output" 2>&1 >/dev/null); then
+      printf '%s\n' "$messages" >&2
+      hint=$(jco_hint "$messages")
+      echo "rules/build.sh: building $rule failed${hint:+; hint: $hint}" >&2
+      exit 1
+    fi
+    [ -z "$messages" ] || printf '%s\n' "$messages" >&2
   fi
 done
 

@@ -6,8 +6,104 @@
 // camelCase fields, enums are kebab-case strings, variants are `{ tag, val }`; test an option with
 // `!= null`, and leave one out with `undefined`); this module only adds builders and accessors. A registration denial is a DENY
 // command *and* an `error`, which is what Okta needs to show field errors.
+//
+// Wrap the exported object in `rule(...)`: an exception its functions throw then reaches the server
+// as the rule's `err` with its type, message and where it was thrown (`describeError`), rather
+// than QuickJS's bare message (`not a function`).
 
 import { log as hostLog } from 'wasmhook:rule/log@0.1.0';
+
+// Errors. QuickJS hands the server only an Error's `message`, and traps on a thrown value that is
+// not a string or an Error; `rule` turns both into one line that says what and where.
+
+/** Most stack frames, and most characters of an error's message, that `describeError` keeps. */
+const FRAMES = 3;
+const MESSAGE_CHARS = 500;
+// `at name (file:line:column)` or `at file:line:column`, as QuickJS writes a frame.
+const FRAME = /^\s*at (?:(.*?) \()?(.*?):(\d+):(\d+)\)?$/;
+
+/** Where bundle line `line`, column `column` (1-based) came from: `{ file, line, column }`, if known. */
+function sourceOf(line, column) {
+  // Appended to the bundle by rules/javascript/bundle.config.mjs.
+  const table = globalThis['wasmhook:source-lines'];
+  const entries = table?.lines?.[line - 1];
+  if (!entries) return undefined;
+  let found;
+  for (let i = 0; i < entries.length && entries[i] <= column - 1; i += 4) found = i;
+  if (found === undefined) found = entries.length > 0 ? 0 : undefined;
+  if (found === undefined) return undefined;
+  return { file: table.files[entries[found + 1]], line: entries[found + 2], column: entries[found + 3] };
+}
+
+/** The frames of `stack` as `name (file:line:column)`, innermost first, in original files where known. */
+function framesOf(stack) {
+  if (typeof stack !== 'string') return [];
+  const frames = [];
+  for (const text of stack.split('\n')) {
+    const match = FRAME.exec(text);
+    if (!match) continue;
+    const [, name, file, line, column] = match;
+    const source = sourceOf(Number(line), Number(column));
+    // `rule`'s own frame says nothing about the rule.
+    if (name === 'wasmhookReportErrors') continue;
+    const where = source
+      ? `${source.file}:${source.line}:${source.column}`
+      : `${file.replace(/^\//, '')}:${line}:${column}`;
+    frames.push(name ? `${name} (${where})` : where);
+  }
+  return frames;
+}
+
+function oneLine(text, max) {
+  const line = String(text).replace(/\s+/g, ' ').trim();
+  return line.length > max ? `${line.slice(0, max)}…` : line;
+}
+
+/**
+ * `error` on one line: its type, message and innermost frames, each joined to its caller by
+ * ` <- `: `TypeError: not a function at evaluate (rules/javascript/email-domain/rule.js:9:27)`.
+ * A thrown string is the rule's own `err` message and is kept as it is.
+ */
+export function describeError(error) {
+  if (typeof error === 'string') return error;
+  if (error instanceof Error || (error !== null && typeof error === 'object' && 'message' in error)) {
+    const name = oneLine(error.name ?? 'Error', 100);
+    const message = oneLine(error.message ?? '', MESSAGE_CHARS);
+    const text = message === '' ? name : `${name}: ${message}`;
+    const frames = framesOf(error.stack).slice(0, FRAMES);
+    return frames.length === 0 ? text : `${text} at ${frames.join(' <- ')}`;
+  }
+  let shown;
+  try {
+    shown = JSON.stringify(error);
+  } catch {
+    shown = undefined;
+  }
+  return `threw a value that is not an Error: ${oneLine(shown ?? String(error), MESSAGE_CHARS)}`;
+}
+
+/**
+ * The hook's exported object with every function wrapped, so that an exception reaches the
+ * server as `describeError` describes it: `export const registration = rule({ evaluate(request) { … } });`.
+ */
+export function rule(exported) {
+  const wrapped = {};
+  for (const [key, value] of Object.entries(exported)) {
+    wrapped[key] = typeof value !== 'function' ? value : function wasmhookReportErrors(...args) {
+      try {
+        return value.apply(exported, args);
+      } catch (error) {
+        throw describeError(error);
+      }
+    };
+  }
+  return wrapped;
+}
+
+/** Gives up: the server answers with the route's failure policy and logs `message` as it is. */
+export function fail(message) {
+  throw String(message);
+}
 
 /** The route's settings, parsed. */
 export function settings(request) {

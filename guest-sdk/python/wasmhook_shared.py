@@ -4,9 +4,16 @@ claim values (JSON), logging, giving up. The hook modules (`wasmhook_sdk` for re
 
 Only the interfaces every hook world has (`types`, `log`) are imported here, so this module works
 in any rule.
+
+An exception a rule's method raises (other than `fail`'s) reaches the server as the rule's `err`:
+its type, message and where it was raised, on one line (see `describe_exception`). The hook modules
+arrange that for every subclass of their hook's class (`report_exceptions`).
 """
 
+import functools
 import json
+import re
+import traceback
 
 from componentize_py_types import Err
 from wit_world.imports import log as _log
@@ -53,3 +60,60 @@ def fail(message: str):
 def log(message: str, level=_types.Level.INFO):
     """Writes to the server's log, tagged with the call. Never log secrets or personal data."""
     _log.log(level, message)
+
+
+# Most frames, and most characters of the message, that `describe_exception` keeps.
+_FRAMES = 3
+_MESSAGE_CHARS = 500
+# componentize-py puts each `-p` folder at `/0/`, `/1/`, …; the path below it is what the author knows.
+_BUILD_PATH = re.compile(r"^/\d+/")
+
+
+def describe_exception(exc: BaseException) -> str:
+    """`exc` on one line: its type, its message and its innermost frames (file:line in function),
+    innermost first and each joined to its caller by ` <- `:
+    `KeyError: 'allowed_domains' at app.py:11 in evaluate <- app.py:20 in check`."""
+    message = " ".join(str(exc).split())
+    if len(message) > _MESSAGE_CHARS:
+        message = message[:_MESSAGE_CHARS] + "…"
+    text = f"{type(exc).__name__}: {message}" if message else type(exc).__name__
+    # The first frame is `report_exceptions`' own call of the rule's method.
+    frames = traceback.StackSummary.extract(traceback.walk_tb(exc.__traceback__), lookup_lines=False)[1:][-_FRAMES:]
+    where = " <- ".join(
+        f"{_BUILD_PATH.sub('', frame.filename)}:{frame.lineno} in {frame.name}" for frame in reversed(frames)
+    )
+    return f"{text} at {where}" if where else text
+
+
+def report_exceptions(hook_class):
+    """Makes every method of `hook_class` (a hook's generated protocol, e.g.
+    `wit_world.exports.Registration`) that a subclass defines return an exception as the rule's
+    `err`, described by `describe_exception`, instead of trapping with a traceback on stderr.
+    `fail(message)` (an `Err`) passes through unchanged."""
+    methods = [name for name, value in vars(hook_class).items() if callable(value) and not name.startswith("_")]
+    previous = hook_class.__dict__.get("__init_subclass__")
+
+    def wrap(method):
+        @functools.wraps(method)
+        def reporting(*args, **kwargs):
+            try:
+                return method(*args, **kwargs)
+            except Err:
+                raise
+            except Exception as exc:
+                raise Err(describe_exception(exc)) from None
+
+        reporting.__wasmhook_reporting__ = True
+        return reporting
+
+    def init_subclass(cls, **kwargs):
+        if previous is not None:
+            previous.__func__(cls, **kwargs)
+        else:
+            super(hook_class, cls).__init_subclass__(**kwargs)
+        for name in methods:
+            method = cls.__dict__.get(name)
+            if callable(method) and not getattr(method, "__wasmhook_reporting__", False):
+                setattr(cls, name, wrap(method))
+
+    hook_class.__init_subclass__ = classmethod(init_subclass)

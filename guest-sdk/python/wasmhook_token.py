@@ -10,8 +10,13 @@ with the route's failure policy.
 import json
 
 from wasmhook_shared import email_domain, fail, get, hook_error, log, pointer, settings  # noqa: F401
+from wasmhook_shared import report_exceptions as _report_exceptions
+from wit_world import exports as _exports
 from wit_world.exports import token as _token
 from wit_world.imports import types as _types
+
+# An exception in the rule's methods becomes its `err`, with type, message and file:line.
+_report_exceptions(_exports.Token)
 
 _LIFETIME = "/token/lifetime/expiration"
 

@@ -24,7 +24,8 @@
 //! - [`runtime`]: wasmtime engine, rule compilation and deduplication, the per-call sandbox
 //!   (deadline, memory cap, empty WASI context, guest logging). `runtime/bindings.rs` holds all
 //!   bindgen output (one world exporting every hook interface, so shared types are generated
-//!   once) and converts between it and the protocol's types, which never see the bindings.
+//!   once) and converts between it and the protocol's types, which never see the bindings;
+//!   `runtime/hints.rs` adds a hint to a load error or trap that shows a known toolchain mistake.
 //!
 //! Around them: [`config`] (TOML, validated at load), [`reload`] (file watching, rebuild and
 //! atomic swap), [`app`] (shared state), [`untrusted`] (guest text escaped and capped for logs),

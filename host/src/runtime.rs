@@ -29,6 +29,7 @@
 //!   for free slots until its deadline, then fails as `concurrency`.
 
 mod bindings;
+mod hints;
 mod pool;
 mod sandbox;
 mod stderr;
@@ -326,28 +327,23 @@ impl Runtime {
         if let Some(rule) = self.cached(&sha256) {
             return Ok(rule);
         }
-        let component = Component::new(&self.engine, &bytes).map_err(|e| LoadError::Compile {
+        let compile = |message: &str| LoadError::Compile {
             path: path.to_owned(),
-            message: format!("{e:#}"),
-        })?;
-        let contract = |e: wasmtime::Error| LoadError::Contract {
-            path: path.to_owned(),
-            message: format!("{e:#}"),
+            message: load_message(message),
         };
-        let pre = self.linker.instantiate_pre(&component).map_err(contract)?;
-        let exports = Exports::find(&pre).map_err(|message| LoadError::Contract {
+        let contract = |message: &str| LoadError::Contract {
             path: path.to_owned(),
-            message,
-        })?;
-        let footprint =
-            Footprint::of(&component, &bytes).map_err(|message| LoadError::Compile {
-                path: path.to_owned(),
-                message,
-            })?;
-        make_memory_images(&component).map_err(|e| LoadError::Compile {
-            path: path.to_owned(),
-            message: format!("{e:#}"),
-        })?;
+            message: load_message(message),
+        };
+        let component =
+            Component::new(&self.engine, &bytes).map_err(|e| compile(&format!("{e:#}")))?;
+        let pre = self
+            .linker
+            .instantiate_pre(&component)
+            .map_err(|e| contract(&format!("{e:#}")))?;
+        let exports = Exports::find(&pre).map_err(|message| contract(&message))?;
+        let footprint = Footprint::of(&component, &bytes).map_err(|message| compile(&message))?;
+        make_memory_images(&component).map_err(|e| compile(&format!("{e:#}")))?;
         let rule = Arc::new(CompiledRule {
             sha256: sha256.clone(),
             footprint,
@@ -566,11 +562,22 @@ fn classify(error: wasmtime::Error, sandbox: &mut Sandbox, limits: &Limits) -> R
     let message = trap.map_or_else(|| error.root_cause().to_string(), |t| t.to_string());
     let message = GuestText::new(&message, 4 << 10);
     let stderr = sandbox.stderr();
-    RuleFailure::Trap(if stderr.is_empty() {
+    RuleFailure::Trap(hints::with_hint(if stderr.is_empty() {
         message.to_string()
     } else {
         format!("{message}; guest stderr: {stderr}")
-    })
+    }))
+}
+
+/// Most bytes of a load error's message: wasmtime's own are short, but one may quote names from
+/// the component.
+const LOAD_MESSAGE_BYTES: usize = 4 << 10;
+
+/// A load error's message as the log, `check` and `/readyz` show it: on one line (wasmtime lists
+/// bytes one per line), escaped and capped as guest text (it may quote the component), with a
+/// hint when it shows a toolchain mistake that docs/writing-rules.md knows.
+fn load_message(message: &str) -> String {
+    hints::with_hint(GuestText::one_line(message, LOAD_MESSAGE_BYTES).to_string())
 }
 
 fn hex(bytes: &[u8]) -> String {

@@ -4,7 +4,11 @@
 //! Such text is escaped like [`str::escape_debug`], so that a `\n` cannot forge a log line and an
 //! ESC byte cannot reach an operator's terminal, and it is capped *after* escaping, so that what
 //! is written is bounded whatever the guest sent. Escaping stops at the cap: a 10 MB message
-//! costs no more than the cap to process.
+//! costs no more than the cap to process. Quotes are kept as they are (they forge nothing, and
+//! `'int' object is not iterable` reads better unescaped).
+//!
+//! Multi-line text that is meant to be read (an error of wasmtime's, which prints byte lists one
+//! per line) goes through [`one_line`] first, so that it stays readable on its one line.
 
 use std::fmt;
 
@@ -23,7 +27,8 @@ impl GuestText {
         for c in text.chars() {
             let escape = c.escape_debug();
             // An escape is ASCII; an unescaped character keeps its UTF-8 length.
-            let bytes = if escape.len() == 1 {
+            let quote = matches!(c, '\'' | '"');
+            let bytes = if escape.len() == 1 || quote {
                 c.len_utf8()
             } else {
                 escape.len()
@@ -32,9 +37,19 @@ impl GuestText {
                 escaped.push_str(TRUNCATED);
                 break;
             }
-            escaped.extend(escape);
+            if quote {
+                escaped.push(c);
+            } else {
+                escaped.extend(escape);
+            }
         }
         GuestText(escaped)
+    }
+
+    /// `text` made one line with [`one_line`], then escaped and capped as [`GuestText::new`]
+    /// does: for multi-line errors (a load failure, a guest's stderr) that should stay readable.
+    pub fn one_line(text: &str, max_bytes: usize) -> GuestText {
+        GuestText::new(&one_line(text), max_bytes)
     }
 
     /// Whether the text was cut at its cap.
@@ -56,6 +71,33 @@ impl GuestText {
     }
 }
 
+/// `text` on one line: each run of whitespace that holds a line break, a tab or any whitespace
+/// other than a space becomes a single space, and the ends are trimmed. wasmtime's
+/// `bad magic number - expected=[\n    0x0,\n    0x61, …` becomes
+/// `bad magic number - expected=[ 0x0, 0x61, …`. Other control characters are left for
+/// [`GuestText`] to escape.
+pub fn one_line(text: &str) -> String {
+    let mut line = String::with_capacity(text.len());
+    let mut run = String::new();
+    let mut breaks = false;
+    for c in text.trim().chars() {
+        if c.is_whitespace() {
+            breaks |= c != ' ';
+            run.push(c);
+            continue;
+        }
+        if breaks {
+            line.push(' ');
+        } else {
+            line.push_str(&run);
+        }
+        run.clear();
+        breaks = false;
+        line.push(c);
+    }
+    line
+}
+
 impl fmt::Display for GuestText {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.0)
@@ -71,6 +113,31 @@ mod tests {
         let text = GuestText::new("ok\n2026-01-01 INFO forged\u{1b}[2J", 100);
         assert_eq!(text.as_str(), "ok\\n2026-01-01 INFO forged\\u{1b}[2J");
         assert!(!text.was_cut());
+    }
+
+    #[test]
+    fn quotes_are_kept() {
+        let text = GuestText::new(r#"TypeError: 'int' object is not "iterable""#, 100);
+        assert_eq!(
+            text.as_str(),
+            r#"TypeError: 'int' object is not "iterable""#
+        );
+        assert_eq!(GuestText::new("a'b", 2).as_str(), format!("a'{TRUNCATED}"));
+    }
+
+    #[test]
+    fn multi_line_text_becomes_one_readable_line() {
+        let wasmtime = "failed to parse WebAssembly module\n\nCaused by:\n    bad magic number - \
+                        expected=[\n    0x0,\n    0x61,\n] actual=[\n    0x23,\n]\n";
+        assert_eq!(
+            one_line(wasmtime),
+            "failed to parse WebAssembly module Caused by: bad magic number - expected=[ 0x0, \
+             0x61, ] actual=[ 0x23, ]"
+        );
+        assert_eq!(one_line("  a  b\tc\r\nd \u{1b}e  "), "a  b c d \u{1b}e");
+        assert_eq!(one_line(""), "");
+        let text = GuestText::one_line("line one\nline two \u{1b}[2J", 100);
+        assert_eq!(text.as_str(), "line one line two \\u{1b}[2J");
     }
 
     #[test]

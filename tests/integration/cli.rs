@@ -237,6 +237,46 @@ fn check_accepts_the_quickstart() {
     }
 }
 
+/// A rule that does not load is reported on one line (wasmtime lists bytes one per line), with a
+/// hint for the toolchain mistakes the docs know: a file that is not WebAssembly, a core module
+/// that is not a component (a C rule's compiler output before `wasmhook-c component`).
+#[test]
+fn check_reports_a_load_error_on_one_line_with_a_hint() {
+    let quickstart = std::fs::read_to_string(quickstart_config()).unwrap();
+    let rules_dir = crate::common::built_rules().display().to_string();
+    let absolute = quickstart.replace("../rules/target/wasm32-wasip2/release", &rules_dir);
+    let core_module = crate::common::rules_target().join("c/core/email_domain.wasm");
+    let cases = [
+        (
+            quickstart_config().display().to_string(),
+            "bad magic number - expected=[ 0x0, 0x61, 0x73, 0x6d, ] actual=[ 0x23,",
+            "hint: the file is not WebAssembly",
+        ),
+        (
+            core_module.display().to_string(),
+            "attempted to parse a wasm module with a component parser",
+            "hint: this is a core WebAssembly module, not a component",
+        ),
+    ];
+    for (rule, error, hint) in cases {
+        let toml = absolute.replace(&format!("{rules_dir}/email_domain.wasm"), &rule);
+        let file = write_config(&toml);
+        let output = wasmhook(&["check", "--config", &file.display().to_string()]);
+        assert!(!output.status.success(), "accepted: {rule}");
+        let stderr = text(&output.stderr);
+        let problem = stderr.lines().find(|line| line.contains(error));
+        let problem = problem.unwrap_or_else(|| panic!("{error} not in {stderr}"));
+        assert!(
+            problem.contains("tenant `demo`: routes[0].rule: ") && problem.contains(hint),
+            "{stderr}"
+        );
+        assert!(
+            stderr.lines().all(|line| line.starts_with("error: ")),
+            "a problem spans lines: {stderr}"
+        );
+    }
+}
+
 #[test]
 fn check_names_the_file_tenant_and_key_of_a_problem() {
     let quickstart = std::fs::read_to_string(quickstart_config()).unwrap();

@@ -6,7 +6,7 @@
 use std::path::PathBuf;
 use std::process::Command;
 
-use crate::common::{repo_root, rules_target};
+use crate::common::{ServeProcess, repo_root, rules_target};
 use crate::tables;
 
 /// Each language and where its build of `email-domain` lands under `rules/target`.
@@ -59,5 +59,108 @@ fn every_language_fails_on_settings_without_allowed_domains() {
         assert!(!output.status.success(), "{language}: {stderr}");
         assert!(output.stdout.is_empty(), "{language}: {stderr}");
         assert!(stderr.contains("failure policy"), "{language}: {stderr}");
+        if let Some((_, exception)) = EXCEPTIONS.iter().find(|(l, _)| *l == language) {
+            let failure = stderr.lines().next().unwrap();
+            assert!(
+                failure.starts_with("error: the rule failed (rule_error): ")
+                    && failure.contains(exception),
+                "{language}: {stderr}"
+            );
+        }
     }
+}
+
+/// What the Python and JavaScript email-domain rules say when their settings lack
+/// `allowed_domains`: the exception's type, message and where, which the helpers in `guest-sdk/`
+/// make the rule's `err` (on one line, as every place shows it).
+const EXCEPTIONS: [(&str, &str); 2] = [
+    (
+        "python",
+        "KeyError: 'allowed_domains' at app.py:11 in evaluate",
+    ),
+    (
+        "javascript",
+        "TypeError: cannot read property 'some' of undefined at evaluate \
+         (rules/javascript/email-domain/rule.js:9:",
+    ),
+];
+
+/// The exceptions above reach `wasmhook test` (a case expecting the message) and the server's log
+/// (the failure's one line) too.
+#[test]
+fn exceptions_reach_wasmhook_test_and_the_server_log() {
+    let request = repo_root().join("tests/fixtures/okta/registration-ssr-oie.json");
+    let settings = "{ allowed_domain = [\"example.com\"] }";
+    let mut config = String::new();
+    for (language, exception) in EXCEPTIONS {
+        let cases = crate::common::write_config(&format!(
+            "[[cases]]\nname = \"typo in the settings\"\nrequest = '{}'\nsettings = {settings}\n\
+             expect = {{ failure = \"rule_error\", message = \"{}\" }}\n",
+            request.display(),
+            exception.replace('"', "\\\""),
+        ));
+        let output = Command::new(env!("CARGO_BIN_EXE_wasmhook"))
+            .args(["test", "--rule", &rule_of(language).display().to_string()])
+            .args(["--cases", &cases.display().to_string()])
+            .output()
+            .unwrap();
+        let stdout = String::from_utf8_lossy(&output.stdout);
+        assert!(output.status.success(), "{language}: {stdout}");
+        config += &crate::common::tenant_toml(language, &rule_of(language), settings, "");
+    }
+    let server = ServeProcess::start(&crate::common::write_config(&config), "info");
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    for (language, exception) in EXCEPTIONS {
+        let reply = runtime.block_on(crate::common::send(
+            server.address,
+            "POST",
+            &format!("/hooks/{language}"),
+            &[crate::common::AUTH],
+            crate::common::SSR_OIE.into(),
+        ));
+        assert_eq!(reply.status, 200, "{language}: the failure policy answers");
+        let line = server.wait_for_line(|line| line.contains("rule failed"));
+        let logged: serde_json::Value = serde_json::from_str(&line).unwrap();
+        let error = logged["error"].as_str().unwrap_or_default();
+        assert!(error.contains(exception), "{language}: {line}");
+    }
+    server.stop();
+}
+
+/// A JavaScript rule built without `--backend-qjs-disable-async` (a few seconds with jco) is
+/// refused at load, on one line, with a hint naming the flag.
+#[test]
+fn a_javascript_rule_built_without_the_sync_flag_is_refused_with_a_hint() {
+    let rules = rules_target().parent().unwrap().to_owned();
+    let output = std::env::temp_dir().join(format!("wasmhook-async-{}.wasm", std::process::id()));
+    let built = Command::new(rules.join("javascript/node_modules/.bin/jco"))
+        .current_dir(&rules)
+        .arg("componentize")
+        .arg(rules.join("javascript/email-domain/rule.js"))
+        .args([
+            "--bundle",
+            "--bundle-config",
+            "javascript/bundle.config.mjs",
+        ])
+        .args(["--backend", "quickjs", "--wit", "../wit"])
+        .args(["--world-name", "registration-rule", "-o"])
+        .arg(&output)
+        .output()
+        .unwrap();
+    assert!(built.status.success(), "{built:?}");
+    let request = repo_root().join("tests/fixtures/okta/registration-ssr-oie.json");
+    let eval = Command::new(env!("CARGO_BIN_EXE_wasmhook"))
+        .args(["eval", "--rule", &output.display().to_string()])
+        .args(["--request", &request.display().to_string()])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&eval.stderr);
+    assert!(!eval.status.success(), "{stderr}");
+    assert_eq!(stderr.trim().lines().count(), 1, "{stderr}");
+    assert!(
+        stderr.contains("requires the component model async feature")
+            && stderr.contains("hint: built without `--backend-qjs-disable-async`?"),
+        "{stderr}"
+    );
+    let _ = std::fs::remove_file(output);
 }

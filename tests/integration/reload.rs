@@ -87,7 +87,11 @@ async fn a_corrupt_rule_keeps_the_last_good_version_and_shows_the_error() {
     assert_eq!(route["sha256"].as_str().unwrap().len(), 64);
     assert!(route["loaded_at"].as_str().unwrap().ends_with('Z'));
 
-    replace_by_rename(&dir.join("rule.wasm"), b"\0asm garbage");
+    // A failed download: wasmtime's error lists the bytes one per line; /readyz shows one line.
+    replace_by_rename(
+        &dir.join("rule.wasm"),
+        b"<!doctype html>\n<p>Not Found</p>\n",
+    );
     let started = Instant::now();
     let error = loop {
         let status = server.get("/readyz").await.json();
@@ -110,6 +114,10 @@ async fn a_corrupt_rule_keeps_the_last_good_version_and_shows_the_error() {
     let status = ready.json();
     assert_eq!(status["status"], "degraded", "{status}");
     assert_eq!(status["problems"][0], error.as_str(), "{status}");
+    assert!(
+        !error.contains('\n') && error.contains("hint: the file is not WebAssembly"),
+        "{error}"
+    );
     assert!(
         is_rule_a(&server.hook("/hooks/t", &call()).await),
         "the last good rule keeps serving"

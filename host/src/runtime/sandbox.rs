@@ -79,10 +79,11 @@ impl Sandbox {
         }
     }
 
-    /// What the guest wrote to stderr, escaped onto one line and counted against the log budget.
+    /// What the guest wrote to stderr, made one line (a panic message's lines joined by spaces),
+    /// escaped, and counted against the log budget.
     pub fn stderr(&mut self) -> GuestText {
         let text = String::from_utf8_lossy(&self.stderr.contents()).into_owned();
-        self.guest_text(text.trim())
+        self.guest_text(&crate::untrusted::one_line(&text))
     }
 
     /// `text` escaped and capped at what is left of the log budget, which it then uses up.

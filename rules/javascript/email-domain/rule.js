@@ -2,7 +2,7 @@
 // `allowed_domains` (case-insensitive). The same rule and decisions as rules/email-domain (Rust).
 import * as sdk from '../../../guest-sdk/javascript/wasmhook.js';
 
-export const registration = {
+export const registration = sdk.rule({
   evaluate(request) {
     const allowed = sdk.settings(request).allowed_domains;
     const domain = sdk.emailDomain(sdk.get(sdk.submitted(request), 'email'));
@@ -14,4 +14,4 @@ export const registration = {
       sdk.fieldError('data.userProfile.email', 'INVALID_EMAIL_DOMAIN', `Only emails from ${allowed.join(', ')} can register.`),
     );
   },
-};
+});

@@ -2,7 +2,7 @@
 // attribute with an unspecified NameFormat. The same rule and decisions as rules/saml-attributes (Rust).
 import * as sdk from '../../../guest-sdk/javascript/wasmhook.js';
 
-export const saml = {
+export const saml = sdk.rule({
   evaluate(request) {
     const attributes = sdk.settings(request).attributes;
     if (typeof attributes !== 'object' || attributes === null || Array.isArray(attributes)) {
@@ -14,4 +14,4 @@ export const saml = {
     }
     return decision;
   },
-};
+});

@@ -12,7 +12,7 @@ function claims(settings, key) {
   return Object.entries(value);
 }
 
-export const token = {
+export const token = sdk.rule({
   evaluate(request) {
     const settings = sdk.settings(request);
     const decision = sdk.noTokenChange();
@@ -24,4 +24,4 @@ export const token = {
     }
     return decision;
   },
-};
+});
