@@ -164,6 +164,15 @@ impl Tenant {
                         message,
                     ));
                 }
+                // Settings the rule refuses would fail every call: the route does not load.
+                runtime
+                    .validate_settings_blocking(&rule, &route.settings, &route.limits)
+                    .map_err(|e| {
+                        (
+                            format!("tenant `{}`: routes[{i}].settings: ", config.id),
+                            e.to_string(),
+                        )
+                    })?;
                 let unchanged = previous
                     .into_iter()
                     .flat_map(|tenant| tenant.routes.iter())
