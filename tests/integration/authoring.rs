@@ -58,9 +58,9 @@ set = {{ "/data/userProfile/email" = "a@evil.example" }}
 expect = {{ decision = "deny", error = {{ reason = "INVALID_EMAIL_DOMAIN", location = "data.userProfile.email" }} }}
 
 [[cases]]
-name = "settings of the wrong shape make the rule fail"
+name = "settings of the wrong shape are refused when the route loads"
 settings = {{ allowed_domains = "example.com" }}
-expect = {{ failure = "rule_error", message = "allowed_domains" }}
+expect = {{ failure = "invalid_settings", message = "allowed_domains" }}
 "#,
             request = request.display()
         ),
@@ -282,7 +282,10 @@ fn eval_shows_the_rules_log_lines_escaped_and_what_the_evaluation_used() {
     // The rule's first line (a megabyte of ESC) is shown escaped and cut to the log budget, which
     // it uses up: the host says so rather than dropping its second line silently.
     assert!(stderr.contains(r"\u{1b}\u{1b}\u{1b}"), "{stderr}");
-    assert!(!stderr.contains('\u{1b}'), "a raw escape code reached the terminal");
+    assert!(
+        !stderr.contains('\u{1b}'),
+        "a raw escape code reached the terminal"
+    );
     assert!(stderr.contains("guest log output truncated"), "{stderr}");
     let summary = stderr.lines().last().unwrap();
     assert!(

@@ -13,5 +13,6 @@ mod oauth;
 mod quickstart;
 mod reload;
 mod rule_failures;
+mod settings;
 mod shutdown;
 mod tables;
