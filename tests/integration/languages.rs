@@ -43,10 +43,12 @@ fn every_language_passes_the_decision_table_through_wasmhook_test() {
     tables::check_with_wasmhook_test("email-domain", &every_language());
 }
 
-/// Settings without `allowed_domains` are a configuration mistake: every language must fail (so
-/// the route's failure policy answers) rather than allow or deny.
+/// Settings without `allowed_domains` are a configuration mistake: every language refuses them
+/// when the route loads (`validate-settings`), rather than allow or deny. The rule built against
+/// the 0.1.0 contract, which has no settings check, fails the call instead (so the route's failure
+/// policy answers).
 #[test]
-fn every_language_fails_on_settings_without_allowed_domains() {
+fn every_language_refuses_settings_without_allowed_domains() {
     let request = repo_root().join("tests/fixtures/okta/registration-ssr-oie.json");
     for (language, _) in LANGUAGES {
         let output = Command::new(env!("CARGO_BIN_EXE_wasmhook"))
@@ -58,6 +60,15 @@ fn every_language_fails_on_settings_without_allowed_domains() {
         let stderr = String::from_utf8_lossy(&output.stderr);
         assert!(!output.status.success(), "{language}: {stderr}");
         assert!(output.stdout.is_empty(), "{language}: {stderr}");
-        assert!(stderr.contains("failure policy"), "{language}: {stderr}");
+        if language == "rust_wit_0_1_0" {
+            assert!(stderr.contains("failure policy"), "{language}: {stderr}");
+        } else {
+            assert!(
+                stderr.contains(
+                    "invalid settings (invalid_settings): the rule refused them: `allowed_domains`"
+                ),
+                "{language}: {stderr}"
+            );
+        }
     }
 }
