@@ -365,3 +365,41 @@ expect = {{ failure = "rule_error" }}
         );
     }
 }
+
+#[test]
+fn a_rule_that_defines_no_settings_check_accepts_any_settings_in_every_language() {
+    // The SDKs' defaults: the Rust trait's method, Python's `AcceptAllSettings` (through
+    // `wasmhook_app`), the JavaScript entry module's `acceptAllSettings`, C's weak symbol.
+    let rules = [
+        ("rust", rule("employee_number")),
+        ("python", rules_target().join("python/allow_all.wasm")),
+        (
+            "javascript",
+            rules_target().join("javascript/allow_all.wasm"),
+        ),
+        ("c", rules_target().join("c/allow_all.wasm")),
+    ];
+    let settings = "{ allowed_domains = \"mailinator.com\", anything = [1, { at = \"all\" }] }";
+    for (language, rule) in rules {
+        let output = check(&write_config(&tenant_toml("t", &rule, settings, "")));
+        assert!(
+            output.status.success(),
+            "{language}: {}",
+            text(&output.stderr)
+        );
+        let output = wasmhook(&[
+            "eval",
+            "--rule",
+            &rule.display().to_string(),
+            "--request",
+            &fixture("registration-ssr-oie.json"),
+            "--settings",
+            r#"{"allowed_domains":"mailinator.com"}"#,
+        ]);
+        assert!(
+            output.status.success(),
+            "{language}: {}",
+            text(&output.stderr)
+        );
+    }
+}
