@@ -24,6 +24,9 @@
 //! - **host calls**: random bytes per call and host resources per instance are capped, so no
 //!   host call runs long or allocates much on a guest's behalf.
 //! - **module size**: checked when a rule file is loaded.
+//! - **settings**: a rule's `validate-settings` runs once per route when the route is loaded
+//!   ([`Runtime::validate_settings`]), in a fresh instance under the same limits; a call never
+//!   pays for it.
 //! - **concurrency**: the instance pool has [`pool::SLOTS`] slots; a rule's instance takes as
 //!   many as its core instances, memories and tables need (see `runtime/pool.rs`). A call waits
 //!   for free slots until its deadline, then fails as `concurrency`.
@@ -554,10 +557,15 @@ impl Runtime {
         let deadline = Instant::now() + limits.deadline;
         let yielded = Arc::new(std::sync::atomic::AtomicBool::new(false));
         let mut store = self.new_store(limits, deadline, yielded);
-        let call = async {
-            let instance = rule.pre.instantiate_async(&mut store).await?;
-            export.validate(&mut store, &instance, settings).await
-        };
+        // The rule's log lines, if any, say which rule and what they are about.
+        let span = tracing::info_span!("validate_settings", rule = &rule.sha256[..12]);
+        let call = tracing::Instrument::instrument(
+            async {
+                let instance = rule.pre.instantiate_async(&mut store).await?;
+                export.validate(&mut store, &instance, settings).await
+            },
+            span,
+        );
         let outcome = tokio::time::timeout_at((deadline + 2 * EPOCH_TICK).into(), call).await;
         let result = match outcome {
             Err(_elapsed) => Err(SettingsRefused::Failed(RuleFailure::Deadline(

@@ -39,8 +39,24 @@ fn text(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).into_owned()
 }
 
+/// `wasmhook check --config <config>`, failing the test if it runs for more than 30 s (a
+/// settings check that nothing stops would never return).
 fn check(config: &Path) -> Output {
-    wasmhook(&["check", "--config", &config.display().to_string()])
+    let mut check = Command::new(env!("CARGO_BIN_EXE_wasmhook"))
+        .args(["check", "--config", &config.display().to_string()])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let started = Instant::now();
+    while check.try_wait().unwrap().is_none() {
+        if started.elapsed() > Duration::from_secs(30) {
+            let _ = check.kill();
+            panic!("check ran for 30 s: nothing stopped it");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    check.wait_with_output().unwrap()
 }
 
 fn fixture(name: &str) -> String {
