@@ -54,6 +54,23 @@ bool exports_wasmhook_rule_registration_evaluate(wh_request *request, wh_decisio
   return ok;
 }
 
+// The component's `validate-settings` export, called by the generated bindings.
+bool exports_wasmhook_rule_settings_validate_settings(exports_wasmhook_rule_settings_json_t *settings,
+                                                      wh_string *error) {
+  *error = (wh_string){NULL, 0};
+  bool ok = wh_validate_settings(*settings, error);
+  exports_wasmhook_rule_settings_json_free(settings);
+  if (ok) registration_rule_string_free(error);
+  return ok;
+}
+
+// The default settings check, for rules that define none: every settings are accepted.
+__attribute__((weak)) bool wh_validate_settings(wh_string settings, wh_string *error) {
+  (void)settings;
+  (void)error;
+  return true;
+}
+
 bool wh_fail(wh_string *error, const char *message) {
   registration_rule_string_free(error);
   *error = copy_str(message);

@@ -5,7 +5,8 @@
 // small JSON reader for profile values and settings. A denial is a DENY command *and* an `error`,
 // which is what Okta needs to show field errors.
 //
-// A rule defines one function, `wh_evaluate`; this layer exports it as the component's `evaluate`
+// A rule defines `wh_evaluate` (and may define `wh_validate_settings`); this layer exports them as
+// the component's `evaluate` (and `validate-settings`)
 // and takes care of the bindings' ownership rules (the request is freed after the call, and
 // everything in a decision is heap memory the bindings free once the host has read it).
 //
@@ -44,6 +45,14 @@ typedef wasmhook_rule_types_level_t wh_level;
 // `wh_fail(error, "...")` when the rule cannot decide (for example, invalid settings): the server
 // then applies the route's failure policy and logs the message.
 bool wh_evaluate(const wh_request *request, wh_decision *decision, wh_string *error);
+
+// May be defined by the rule: checks the route's settings (JSON text, `{}` when none) once, when
+// the route is loaded (`wasmhook check`, start-up, a reload, `eval`, `test`), before any call.
+// Return true to accept them, or `wh_fail(error, "...")` to refuse them with a message for the
+// operator: the route then does not load. The settings are borrowed for the call. Without a
+// definition, a weak default accepts every settings. Never repeat a setting's value in the
+// message: it may be a secret.
+bool wh_validate_settings(wh_string settings, wh_string *error);
 
 // Sets `*error` to a copy of `message` and returns false, for `return wh_fail(error, "...");`.
 bool wh_fail(wh_string *error, const char *message);

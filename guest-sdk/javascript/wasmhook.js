@@ -1,6 +1,7 @@
 // Helpers for wasmhook rules written in JavaScript and built with jco (componentize-js), for every
 // hook: shared ones first, then registration, token and SAML builders. A rule exports the object of
-// its hook (`registration`, `token` or `saml`) and is built for that hook's world.
+// its hook (`registration`, `token` or `saml`) and is built for that hook's world; it may also
+// export `settings` (`{ validateSettings(settings) }`) to check its settings at load.
 //
 // The component's types come from wit/ when the rule is built (records are plain objects with
 // camelCase fields, enums are kebab-case strings, variants are `{ tag, val }`; test an option with
@@ -109,6 +110,24 @@ export function fail(message) {
 export function settings(request) {
   return JSON.parse(request.settings);
 }
+
+/** Settings as `validateSettings` receives them (JSON text), parsed; throws unless an object. */
+export function parseSettings(settings) {
+  const value = JSON.parse(settings);
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) {
+    throw new Error('the settings must be an object');
+  }
+  return value;
+}
+
+/**
+ * The settings check a rule gets unless it exports its own `settings` (see rules/build.sh): it
+ * accepts every settings. A rule's own `settings.validateSettings(settings)` throws to refuse
+ * them, with a message that says what is wrong.
+ */
+export const acceptAllSettings = {
+  validateSettings(_settings) {},
+};
 
 /** The attributes being submitted: `userProfile` on registration, `userProfileUpdate` on progressive profiling. */
 export function submitted(request) {

@@ -2,8 +2,8 @@
 claim values (JSON), logging, giving up. The hook modules (`wasmhook_sdk` for registration,
 `wasmhook_token`, `wasmhook_saml`) re-export them.
 
-Only the interfaces every hook world has (`types`, `log`) are imported here, so this module works
-in any rule.
+Only the interfaces every hook world has (`types`, `log`, `settings`) are used here, so this
+module works in any rule.
 
 An exception a rule's method raises (other than `fail`'s) reaches the server as the rule's `err`:
 its type, message and where it was raised, on one line (see `describe_exception`). The hook modules
@@ -16,6 +16,7 @@ import re
 import traceback
 
 from componentize_py_types import Err
+from wit_world import exports as _exports
 from wit_world.imports import log as _log
 from wit_world.imports import types as _types
 
@@ -23,6 +24,22 @@ from wit_world.imports import types as _types
 def settings(request) -> dict:
     """The route's settings, as a dict."""
     return json.loads(request.settings)
+
+
+def parse_settings(settings: str) -> dict:
+    """Settings as `validate_settings` receives them (JSON text), as a dict."""
+    value = json.loads(settings)
+    if not isinstance(value, dict):
+        fail("the settings must be an object")
+    return value
+
+
+class AcceptAllSettings(_exports.Settings):
+    """The settings check a rule gets unless its `app` module defines a class `Settings`: it
+    accepts every settings. See `wasmhook_app`."""
+
+    def validate_settings(self, settings: str) -> None:
+        return None
 
 
 def get(items: list, name: str):
@@ -53,7 +70,9 @@ def hook_error(summary: str, causes=()):
 
 
 def fail(message: str):
-    """Gives up: the server answers with the route's failure policy and logs `message`."""
+    """Gives up: in `evaluate`, the server answers with the route's failure policy and logs
+    `message`; in `validate_settings`, the settings are refused with `message` and the route does
+    not load."""
     raise Err(message)
 
 

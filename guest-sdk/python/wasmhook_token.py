@@ -9,7 +9,17 @@ with the route's failure policy.
 
 import json
 
-from wasmhook_shared import email_domain, fail, get, hook_error, log, pointer, settings  # noqa: F401
+from wasmhook_shared import (  # noqa: F401
+    AcceptAllSettings,
+    email_domain,
+    fail,
+    get,
+    hook_error,
+    log,
+    parse_settings,
+    pointer,
+    settings,
+)
 from wasmhook_shared import report_exceptions as _report_exceptions
 from wit_world import exports as _exports
 from wit_world.exports import token as _token

@@ -54,16 +54,70 @@ pub mod shared;
 pub mod token;
 
 pub use profile::{ProfileExt, email_domain};
-/// Exports a type implementing [`registration::Rule`] as the component's registration hook.
-pub use registration::bindings::export_registration_rule;
-/// Exports a type implementing [`saml::Rule`] as the component's SAML assertion hook.
-pub use saml::bindings::export_saml_rule;
 /// The JSON library the SDK uses for settings and attribute values, re-exported for rules.
 pub use serde_json;
 /// The types every hook shares (`wasmhook:rule/types`).
 pub use shared::wasmhook::rule::types;
-/// Exports a type implementing [`token::Rule`] as the component's token hook.
-pub use token::bindings::export_token_rule;
+
+/// Exports a type implementing [`registration::Rule`] as the component's registration hook
+/// (`wasmhook:rule/registration`) and its settings check (`wasmhook:rule/settings`).
+#[macro_export]
+macro_rules! export_registration_rule {
+    ($rule:ty) => {
+        $crate::__export_rule!($rule, registration, export_registration_bindings);
+    };
+}
+
+/// Exports a type implementing [`token::Rule`] as the component's token hook
+/// (`wasmhook:rule/token`) and its settings check (`wasmhook:rule/settings`).
+#[macro_export]
+macro_rules! export_token_rule {
+    ($rule:ty) => {
+        $crate::__export_rule!($rule, token, export_token_bindings);
+    };
+}
+
+/// Exports a type implementing [`saml::Rule`] as the component's SAML assertion hook
+/// (`wasmhook:rule/saml`) and its settings check (`wasmhook:rule/settings`).
+#[macro_export]
+macro_rules! export_saml_rule {
+    ($rule:ty) => {
+        $crate::__export_rule!($rule, saml, export_saml_bindings);
+    };
+}
+
+/// What the export macros expand to: a type implementing the generated traits of the hook's
+/// interface and of `settings` by calling the rule's [`Rule`](registration::Rule) methods, and
+/// the generated exports for it (the hook's, then the settings interface's, generated once in
+/// `shared`).
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __export_rule {
+    ($rule:ty, $hook:ident, $bindings_export:ident) => {
+        const _: () = {
+            struct WasmhookRule;
+
+            impl $crate::$hook::bindings::exports::wasmhook::rule::$hook::Guest for WasmhookRule {
+                fn evaluate(
+                    request: $crate::$hook::Request,
+                ) -> ::core::result::Result<$crate::$hook::Decision, ::std::string::String> {
+                    <$rule as $crate::$hook::Rule>::evaluate(request)
+                }
+            }
+
+            impl $crate::shared::settings::exports::wasmhook::rule::settings::Guest for WasmhookRule {
+                fn validate_settings(
+                    settings: ::std::string::String,
+                ) -> ::core::result::Result<(), ::std::string::String> {
+                    <$rule as $crate::$hook::Rule>::validate_settings(&settings)
+                }
+            }
+
+            $crate::$hook::bindings::$bindings_export!(WasmhookRule with_types_in $crate::$hook::bindings);
+            $crate::shared::settings::export_settings!(WasmhookRule with_types_in $crate::shared::settings);
+        };
+    };
+}
 
 /// Structured logging into the server's log; each line is tagged with the request being evaluated.
 ///
@@ -95,8 +149,25 @@ pub fn escape_pointer(name: &str) -> String {
     name.replace('~', "~0").replace('/', "~1")
 }
 
-/// A route's settings (JSON text) as `T`, or a message fit for the rule's `Err`.
-fn settings<T: serde::de::DeserializeOwned>(settings: &str) -> Result<T, String> {
+/// A route's settings (JSON text) as `T`, or a message fit for the rule's `Err`: what a rule's
+/// `validate_settings` needs to check that they fit the type its `evaluate` reads them into.
+///
+/// ```
+/// #[derive(serde::Deserialize)]
+/// struct Settings {
+///     allowed_domains: Vec<String>,
+/// }
+///
+/// fn validate_settings(settings: &str) -> Result<(), String> {
+///     wasmhook_sdk::parse_settings::<Settings>(settings).map(drop)
+/// }
+/// assert!(validate_settings(r#"{"allowed_domains": ["example.com"]}"#).is_ok());
+/// assert!(validate_settings(r#"{"allowed_domains": "example.com"}"#).is_err());
+/// ```
+///
+/// The message is serde's, which may quote the offending value: a rule whose settings hold
+/// secrets writes its own.
+pub fn parse_settings<T: serde::de::DeserializeOwned>(settings: &str) -> Result<T, String> {
     serde_json::from_str(settings).map_err(|e| format!("invalid rule settings: {e}"))
 }
 

@@ -24,6 +24,9 @@
 //! - **host calls**: random bytes per call and host resources per instance are capped, so no
 //!   host call runs long or allocates much on a guest's behalf.
 //! - **module size**: checked when a rule file is loaded.
+//! - **settings**: a rule's `validate-settings` runs once per route when the route is loaded
+//!   ([`Runtime::validate_settings`]), in a fresh instance under the same limits; a call never
+//!   pays for it.
 //! - **concurrency**: the instance pool has [`pool::SLOTS`] slots; a rule's instance takes as
 //!   many as its core instances, memories and tables need (see `runtime/pool.rs`). A call waits
 //!   for free slots until its deadline, then fails as `concurrency`.
@@ -34,7 +37,7 @@ mod pool;
 mod sandbox;
 mod stderr;
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, Weak};
 use std::time::{Duration, Instant};
@@ -51,8 +54,8 @@ use crate::hooks::{self, HookType};
 use crate::okta::Refusal;
 use crate::scheduler::{RouteUsage, Scheduler, Share};
 use crate::untrusted::GuestText;
-use bindings::Exports;
 pub use bindings::interface_name;
+use bindings::{Exports, SettingsExport};
 pub use pool::Footprint;
 pub use sandbox::LOG_LINE_COST;
 use sandbox::Sandbox;
@@ -69,7 +72,7 @@ pub const MAX_CONCURRENT_EVALUATIONS: usize = pool::SLOTS as usize;
 pub const HOSTCALL_BYTES_PER_ANSWER_BYTE: usize = 16;
 
 /// Resource limits for one evaluation of a route's rule.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct Limits {
     /// Wall-clock time for the whole evaluation, from the call's arrival to its answer: waiting
     /// for an instance slot, instantiation and the guest's run.
@@ -183,6 +186,36 @@ impl RuleFailure {
     }
 }
 
+/// Why a route's settings were not accepted: the rule's `validate-settings` refused them, or did
+/// not return. The route does not load.
+#[derive(Debug, thiserror::Error)]
+pub enum SettingsRefused {
+    /// The rule's `err` message: escaped onto one line and capped at [`SETTINGS_MESSAGE_BYTES`].
+    #[error("the rule refused them: {0}")]
+    ByRule(GuestText),
+    /// `validate-settings` trapped or ran out of the route's deadline, memory or fuel.
+    #[error("the rule's validate-settings failed ({kind}): {0}", kind = .0.kind())]
+    Failed(RuleFailure),
+}
+
+impl SettingsRefused {
+    /// The name `wasmhook test` expects a refusal by (`failure = "invalid_settings"`).
+    pub fn kind(&self) -> &'static str {
+        "invalid_settings"
+    }
+}
+
+/// Longest refusal message kept from a rule (escaped): enough to say what is wrong, short enough
+/// for one log line.
+pub const SETTINGS_MESSAGE_BYTES: usize = 1024;
+
+/// How long checking settings waits for free instance slots before the route fails to load (a
+/// busy server's calls hold them); the route's deadline starts once it has them.
+const SETTINGS_SLOT_WAIT: Duration = Duration::from_secs(30);
+
+/// Accepted (settings, limits) remembered per rule; beyond this the memory is cleared.
+const ACCEPTED_SETTINGS_KEPT: usize = 1024;
+
 /// Why a rule file could not be loaded.
 #[derive(Debug, thiserror::Error)]
 pub enum LoadError {
@@ -218,6 +251,27 @@ pub struct CompiledRule {
     pre: InstancePre<Sandbox>,
     /// Its hook interface's exports, looked up at load.
     exports: Exports,
+    /// Its `validate-settings`, when it exports one.
+    settings_export: Option<SettingsExport>,
+    /// Settings (with the limits they were checked under) that `validate-settings` accepted, so
+    /// that a reload does not check an unchanged route again.
+    accepted_settings: Mutex<HashSet<(String, Limits)>>,
+}
+
+impl CompiledRule {
+    /// Whether the rule exports `validate-settings` (rules built against the 0.1.0 contract
+    /// do not; their settings are then all accepted).
+    pub fn validates_settings(&self) -> bool {
+        self.settings_export.is_some()
+    }
+
+    fn accepted(&self, settings: &str, limits: &Limits) -> bool {
+        let accepted = self
+            .accepted_settings
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        accepted.contains(&(settings.to_owned(), limits.clone()))
+    }
 }
 
 /// The process-wide engine, linker and compiled-rule cache. Cheap to clone.
@@ -342,6 +396,7 @@ impl Runtime {
             .instantiate_pre(&component)
             .map_err(|e| contract(&format!("{e:#}")))?;
         let exports = Exports::find(&pre).map_err(|message| contract(&message))?;
+        let settings_export = SettingsExport::find(&pre).map_err(|message| contract(&message))?;
         let footprint = Footprint::of(&component, &bytes).map_err(|message| compile(&message))?;
         make_memory_images(&component).map_err(|e| compile(&format!("{e:#}")))?;
         let rule = Arc::new(CompiledRule {
@@ -351,6 +406,8 @@ impl Runtime {
             slots: footprint.slots(),
             pre,
             exports,
+            settings_export,
+            accepted_settings: Mutex::default(),
         });
         let mut compiled = self.compiled.lock().unwrap_or_else(|e| e.into_inner());
         compiled.retain(|_, rule| rule.strong_count() > 0);
@@ -465,6 +522,100 @@ impl Runtime {
             release: finished - called,
         };
         (result, usage)
+    }
+
+    /// Checks `settings` with `rule`'s `validate-settings`, once, in a fresh instance under
+    /// `limits` (deadline, memory, fuel): what loading a route does before it serves. A rule
+    /// without the export accepts everything. Accepted settings are remembered per rule, so an
+    /// unchanged route is not checked again; a refusal is not, so a later load checks again.
+    pub async fn validate_settings(
+        &self,
+        rule: &CompiledRule,
+        settings: &str,
+        limits: &Limits,
+    ) -> Result<(), SettingsRefused> {
+        let Some(export) = &rule.settings_export else {
+            return Ok(());
+        };
+        if rule.accepted(settings, limits) {
+            return Ok(());
+        }
+        let slots = acquire_by(&self.slots, rule.slots, Instant::now() + SETTINGS_SLOT_WAIT).await;
+        let Some(_slots) = slots else {
+            return Err(SettingsRefused::Failed(RuleFailure::Concurrency(
+                "no instance slot became free to check the settings",
+            )));
+        };
+        let deadline = Instant::now() + limits.deadline;
+        let yielded = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let mut store = self.new_store(limits, deadline, yielded);
+        // The rule's log lines, if any, say which rule and what they are about.
+        let span = tracing::info_span!("validate_settings", rule = &rule.sha256[..12]);
+        let call = tracing::Instrument::instrument(
+            async {
+                let instance = rule.pre.instantiate_async(&mut store).await?;
+                export.validate(&mut store, &instance, settings).await
+            },
+            span,
+        );
+        let outcome = tokio::time::timeout_at((deadline + 2 * EPOCH_TICK).into(), call).await;
+        let result = match outcome {
+            Err(_elapsed) => Err(SettingsRefused::Failed(RuleFailure::Deadline(
+                limits.deadline,
+            ))),
+            Ok(Ok(Ok(()))) => Ok(()),
+            Ok(Ok(Err(message))) => Err(SettingsRefused::ByRule(GuestText::new(
+                &message,
+                SETTINGS_MESSAGE_BYTES,
+            ))),
+            Ok(Err(error)) => Err(SettingsRefused::Failed(classify(
+                error,
+                store.data_mut(),
+                limits,
+            ))),
+        };
+        drop(store);
+        if result.is_ok() {
+            let mut accepted = rule
+                .accepted_settings
+                .lock()
+                .unwrap_or_else(|e| e.into_inner());
+            if accepted.len() >= ACCEPTED_SETTINGS_KEPT {
+                accepted.clear();
+            }
+            accepted.insert((settings.to_owned(), limits.clone()));
+        }
+        result
+    }
+
+    /// [`Runtime::validate_settings`] for synchronous callers (loading a configuration, which
+    /// compiles rules too): runs it on a thread of its own with a small tokio runtime, so it
+    /// works whether or not the caller is inside one.
+    pub fn validate_settings_blocking(
+        &self,
+        rule: &CompiledRule,
+        settings: &str,
+        limits: &Limits,
+    ) -> Result<(), SettingsRefused> {
+        if !rule.validates_settings() || rule.accepted(settings, limits) {
+            return Ok(());
+        }
+        std::thread::scope(|scope| {
+            let checking = scope.spawn(|| {
+                let runtime = tokio::runtime::Builder::new_current_thread()
+                    .enable_time()
+                    .build();
+                match runtime {
+                    Ok(runtime) => runtime.block_on(self.validate_settings(rule, settings, limits)),
+                    Err(error) => Err(SettingsRefused::Failed(RuleFailure::Trap(format!(
+                        "the host could not start checking them: {error}"
+                    )))),
+                }
+            });
+            checking
+                .join()
+                .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+        })
     }
 
     /// Benchmark support, never used to serve (the server never reuses an instance): calls `rule`

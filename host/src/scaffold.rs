@@ -43,6 +43,7 @@ const WIT: &[(&str, &str)] = &[
     ),
     ("wit/token.wit", include_str!("../../wit/token.wit")),
     ("wit/saml.wit", include_str!("../../wit/saml.wit")),
+    ("wit/settings.wit", include_str!("../../wit/settings.wit")),
 ];
 
 const RUST_SDK: &[(&str, &str)] = &[
@@ -72,6 +73,10 @@ const RUST_SDK: &[(&str, &str)] = &[
 
 const PYTHON_SDK: &[(&str, &str)] = &[
     (
+        "sdk/wasmhook_app.py",
+        include_str!("../../guest-sdk/python/wasmhook_app.py"),
+    ),
+    (
         "sdk/wasmhook_sdk.py",
         include_str!("../../guest-sdk/python/wasmhook_sdk.py"),
     ),
@@ -93,6 +98,12 @@ const JAVASCRIPT_SDK: &[(&str, &str)] = &[
     (
         "sdk/wasmhook.js",
         include_str!("../../guest-sdk/javascript/wasmhook.js"),
+    ),
+    ("entry.js", include_str!("scaffold/entry.js")),
+    // Error places are named relative to the project instead of the repository (see `files`).
+    (
+        "bundle.config.mjs",
+        include_str!("../../rules/javascript/bundle.config.mjs"),
     ),
     (
         "package.json",
@@ -206,7 +217,14 @@ pub fn files(name: &str, language: Language, hook: HookType) -> Vec<(String, Str
             ("app.py", "sdk/", needs)
         }
         Language::Javascript => {
-            let package = |text: &str| text.replace("wasmhook-javascript-rules", name);
+            let package = |text: &str| {
+                text.replace("wasmhook-javascript-rules", name)
+                    .replace(
+                        "new URL('../..', import.meta.url)",
+                        "new URL('.', import.meta.url)",
+                    )
+                    .replace("{{hook}}", hook.name())
+            };
             files.extend(
                 JAVASCRIPT_SDK
                     .iter()
@@ -336,7 +354,34 @@ mod tests {
                         );
                     }
                     assert!(!text.contains("../guest-sdk"), "{path}: a repository path");
-                    assert!(!text.contains("rules/"), "{path}: a repository note");
+                    if ["src/lib.rs", "app.py", "rule.js"].contains(&path.as_str()) {
+                        assert!(!text.contains("rules/"), "{path}: a repository note");
+                    }
+                    assert!(!text.contains("'../..'"), "{path}: a repository path");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn every_helper_file_travels_with_its_language() {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+        for (folder, extension, shipped) in [
+            ("guest-sdk/src", "rs", RUST_SDK),
+            ("guest-sdk/python", "py", PYTHON_SDK),
+            ("guest-sdk/javascript", "js", JAVASCRIPT_SDK),
+            ("wit", "wit", WIT),
+        ] {
+            for entry in std::fs::read_dir(root.join(folder)).unwrap() {
+                let path = entry.unwrap().path();
+                if path.extension().is_some_and(|e| e == extension) {
+                    let name = path.file_name().unwrap().to_str().unwrap();
+                    assert!(
+                        shipped
+                            .iter()
+                            .any(|(file, _)| file.ends_with(&format!("/{name}"))),
+                        "{folder}/{name} is not in the scaffold"
+                    );
                 }
             }
         }

@@ -153,9 +153,16 @@ impl Tenant {
         let mut routes = Vec::new();
         for (i, route) in config.routes.iter().enumerate() {
             let location = |key: &str| format!("tenant `{}`: routes[{i}].{key}: ", config.id);
-            let rule = load_rule(runtime, route, &route.rule).map_err(|m| (location("rule"), m));
+            let rule = load_rule(runtime, route, &route.rule, &route.settings, &location, "");
             let shadow = route.shadow.as_ref().map(|shadow| {
-                load_rule(runtime, route, &shadow.rule).map_err(|m| (location("shadow_rule"), m))
+                load_rule(
+                    runtime,
+                    route,
+                    &shadow.rule,
+                    &shadow.settings,
+                    &location,
+                    "shadow_",
+                )
             });
             match (rule, shadow.transpose()) {
                 (Ok(rule), Ok(shadow)) => routes.push(Route::new(route, rule, shadow, previous)),
@@ -264,25 +271,34 @@ impl Route {
     }
 }
 
-/// Loads `file` as a rule for `route`: it must be a rule of the route's hook type.
+/// Loads `file` as a rule for `route`: it must be a rule of the route's hook type that accepts
+/// `settings` (its `validate-settings`; settings it refuses would fail every call). Problems are
+/// located at the route's `{prefix}rule` or `{prefix}settings` key.
 fn load_rule(
     runtime: &Runtime,
     route: &RouteConfig,
     file: &Path,
-) -> Result<Arc<CompiledRule>, String> {
+    settings: &str,
+    location: &dyn Fn(&str) -> String,
+    prefix: &str,
+) -> Result<Arc<CompiledRule>, (String, String)> {
+    let at_rule = |message: String| (location(&format!("{prefix}rule")), message);
     let rule = runtime
         .load(file, route.limits.max_module_bytes)
-        .map_err(|e| e.to_string())?;
+        .map_err(|e| at_rule(e.to_string()))?;
     if rule.hook != route.hook {
-        return Err(format!(
+        return Err(at_rule(format!(
             "{} is a {} rule (it exports `{}`), but the route takes `{}` calls, which need a {} rule",
             file.display(),
             rule.hook,
             crate::runtime::interface_name(rule.hook),
             route.event_type,
             route.hook
-        ));
+        )));
     }
+    runtime
+        .validate_settings_blocking(&rule, settings, &route.limits)
+        .map_err(|e| (location(&format!("{prefix}settings")), e.to_string()))?;
     Ok(rule)
 }
 

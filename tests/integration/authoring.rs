@@ -58,9 +58,9 @@ set = {{ "/data/userProfile/email" = "a@evil.example" }}
 expect = {{ decision = "deny", error = {{ reason = "INVALID_EMAIL_DOMAIN", location = "data.userProfile.email" }} }}
 
 [[cases]]
-name = "settings of the wrong shape make the rule fail"
+name = "settings of the wrong shape are refused when the route loads"
 settings = {{ allowed_domains = "example.com" }}
-expect = {{ failure = "rule_error", message = "invalid rule settings" }}
+expect = {{ failure = "invalid_settings", message = "allowed_domains" }}
 "#,
             request = request.display()
         ),
@@ -231,11 +231,30 @@ fn eval_takes_the_rule_settings_and_limits_of_a_configured_route() {
         args.extend(extra);
         wasmhook(&args)
     };
-    // The route's fuel budget stops the rule; its policy is named.
+    // The route's fuel budget applies from the start: too small even to check its settings, so
+    // the route would not load.
     let limited = eval(&[]);
     let stderr = text(&limited.stderr);
     assert!(!limited.status.success(), "{stderr}");
-    assert!(stderr.contains("fuel budget of 1000 exhausted"), "{stderr}");
+    assert!(
+        stderr.contains(
+            "invalid settings (invalid_settings): the rule's validate-settings failed (fuel): \
+             fuel budget of 1000 exhausted"
+        ),
+        "{stderr}"
+    );
+    // A rule that fails gets the route's failure policy, which is named.
+    let failing = eval(&[
+        "--fuel",
+        "100000000",
+        "--rule",
+        path(&rule("misbehave")).leak(),
+        "--settings",
+        r#"{"behaviour":"panic"}"#,
+    ]);
+    let stderr = text(&failing.stderr);
+    assert!(!failing.status.success(), "{stderr}");
+    assert!(stderr.contains("the rule failed (trap)"), "{stderr}");
     assert!(stderr.contains("for this route (fail-closed)"), "{stderr}");
     // With the budget lifted, the route's settings (only example.org) deny example.com.
     let denied = eval(&["--fuel", "100000000"]);

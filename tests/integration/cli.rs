@@ -198,7 +198,10 @@ fn eval_rejects_bad_inputs_with_clear_messages() {
     let bad_settings = eval("email_domain", &ssr, Some("[1,2]"));
     assert!(text(&bad_settings.stderr).contains("the settings must be a JSON object"));
 
-    let token = eval("email_domain", &fixture("token-transform.json"), None);
+    // Valid settings, so that the request is what is wrong (settings are checked first, as the
+    // server checks them when it loads the route).
+    let settings = Some(r#"{"allowed_domains":["example.com"]}"#);
+    let token = eval("email_domain", &fixture("token-transform.json"), settings);
     assert!(!token.status.success());
     assert!(
         text(&token.stderr).contains("the request is a `com.okta.oauth2.tokens.transform` call")
@@ -207,7 +210,7 @@ fn eval_rejects_bad_inputs_with_clear_messages() {
     let garbage = eval(
         "email_domain",
         &repo_root().join("Cargo.toml").display().to_string(),
-        None,
+        settings,
     );
     assert!(!garbage.status.success());
     assert!(text(&garbage.stderr).contains("not an Okta hook call"));

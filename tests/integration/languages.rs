@@ -43,10 +43,12 @@ fn every_language_passes_the_decision_table_through_wasmhook_test() {
     tables::check_with_wasmhook_test("email-domain", &every_language());
 }
 
-/// Settings without `allowed_domains` are a configuration mistake: every language must fail (so
-/// the route's failure policy answers) rather than allow or deny.
+/// Settings without `allowed_domains` are a configuration mistake: every language refuses them
+/// when the route loads (`validate-settings`), rather than allow or deny. The rule built against
+/// the 0.1.0 contract, which has no settings check, fails the call instead (so the route's failure
+/// policy answers).
 #[test]
-fn every_language_fails_on_settings_without_allowed_domains() {
+fn every_language_refuses_settings_without_allowed_domains() {
     let request = repo_root().join("tests/fixtures/okta/registration-ssr-oie.json");
     for (language, _) in LANGUAGES {
         let output = Command::new(env!("CARGO_BIN_EXE_wasmhook"))
@@ -58,30 +60,32 @@ fn every_language_fails_on_settings_without_allowed_domains() {
         let stderr = String::from_utf8_lossy(&output.stderr);
         assert!(!output.status.success(), "{language}: {stderr}");
         assert!(output.stdout.is_empty(), "{language}: {stderr}");
-        assert!(stderr.contains("failure policy"), "{language}: {stderr}");
-        if let Some((_, exception)) = EXCEPTIONS.iter().find(|(l, _)| *l == language) {
-            let failure = stderr.lines().next().unwrap();
+        if language == "rust_wit_0_1_0" {
+            assert!(stderr.contains("failure policy"), "{language}: {stderr}");
+        } else {
             assert!(
-                failure.starts_with("error: the rule failed (rule_error): ")
-                    && failure.contains(exception),
+                stderr.contains(
+                    "invalid settings (invalid_settings): the rule refused them: `allowed_domains`"
+                ),
                 "{language}: {stderr}"
             );
         }
     }
 }
 
-/// What the Python and JavaScript email-domain rules say when their settings lack
-/// `allowed_domains`: the exception's type, message and where, which the helpers in `guest-sdk/`
-/// make the rule's `err` (on one line, as every place shows it).
-const EXCEPTIONS: [(&str, &str); 2] = [
+/// What the Python and JavaScript test rules (`allow-all`) say when a `crash` setting makes them
+/// call a helper that does not exist: the exception's type, message and where, which the
+/// helpers in `guest-sdk/` make the rule's `err` (on one line, as every place shows it).
+const EXCEPTIONS: [(&str, &str, &str); 2] = [
     (
         "python",
-        "KeyError: 'allowed_domains' at app.py:11 in evaluate",
+        "python/allow_all.wasm",
+        "AttributeError: module 'wasmhook_sdk' has no attribute 'allow_all' at app.py:14 in evaluate",
     ),
     (
         "javascript",
-        "TypeError: cannot read property 'some' of undefined at evaluate \
-         (rules/javascript/email-domain/rule.js:9:",
+        "javascript/allow_all.wasm",
+        "TypeError: not a function at evaluate (rules/javascript/allow-all/rule.js:10:",
     ),
 ];
 
@@ -90,27 +94,28 @@ const EXCEPTIONS: [(&str, &str); 2] = [
 #[test]
 fn exceptions_reach_wasmhook_test_and_the_server_log() {
     let request = repo_root().join("tests/fixtures/okta/registration-ssr-oie.json");
-    let settings = "{ allowed_domain = [\"example.com\"] }";
+    let settings = "{ crash = true }";
     let mut config = String::new();
-    for (language, exception) in EXCEPTIONS {
+    for (language, rule, exception) in EXCEPTIONS {
+        let rule = rules_target().join(rule);
         let cases = crate::common::write_config(&format!(
-            "[[cases]]\nname = \"typo in the settings\"\nrequest = '{}'\nsettings = {settings}\n\
+            "[[cases]]\nname = \"a helper that does not exist\"\nrequest = '{}'\nsettings = {settings}\n\
              expect = {{ failure = \"rule_error\", message = \"{}\" }}\n",
             request.display(),
             exception.replace('"', "\\\""),
         ));
         let output = Command::new(env!("CARGO_BIN_EXE_wasmhook"))
-            .args(["test", "--rule", &rule_of(language).display().to_string()])
+            .args(["test", "--rule", &rule.display().to_string()])
             .args(["--cases", &cases.display().to_string()])
             .output()
             .unwrap();
         let stdout = String::from_utf8_lossy(&output.stdout);
         assert!(output.status.success(), "{language}: {stdout}");
-        config += &crate::common::tenant_toml(language, &rule_of(language), settings, "");
+        config += &crate::common::tenant_toml(language, &rule, settings, "");
     }
     let server = ServeProcess::start(&crate::common::write_config(&config), "info");
     let runtime = tokio::runtime::Runtime::new().unwrap();
-    for (language, exception) in EXCEPTIONS {
+    for (language, _, exception) in EXCEPTIONS {
         let reply = runtime.block_on(crate::common::send(
             server.address,
             "POST",

@@ -14,6 +14,7 @@ mod quickstart;
 mod reload;
 mod rule_failures;
 mod scaffold;
+mod settings;
 mod shadow;
 mod shutdown;
 mod tables;

@@ -8,10 +8,13 @@ use std::process::Command;
 
 use serde_json::Value;
 use wasmhook::cases::{CaseFile, Observed};
+use wasmhook::config::Config;
 use wasmhook::hooks::HookType;
 use wasmhook::okta::{Answer, FailurePolicy};
+use wasmhook::runtime::Runtime;
+use wasmhook::tenant::Tenants;
 
-use crate::common::{AUTH, Reply, TestServer, repo_root};
+use crate::common::{AUTH, Reply, TestServer, repo_root, write_config};
 
 /// The decision table `name` (a file stem).
 pub fn file(name: &str) -> PathBuf {
@@ -24,19 +27,34 @@ fn load(name: &str) -> CaseFile {
 
 /// Checks every case of the table `name` through a server with one tenant per case and rule
 /// (each case may have its own settings). Routes fail closed, so that a case expecting no
-/// decision is told apart from "no change".
+/// decision is told apart from "no change". A tenant whose settings the rule refuses cannot be
+/// served: its case is checked against the load error instead (kind `invalid_settings`), which
+/// the server, `check` and a reload all get from the same place.
 pub async fn check_over_http(name: &str, rules: &[(&str, PathBuf)]) {
     let table = load(name);
+    let runtime = Runtime::new(wasmhook::config::default_cache_dir().as_deref()).unwrap();
     let mut config = String::new();
+    let mut served = Vec::new();
     for (i, case) in table.cases.iter().enumerate() {
         let request: Value = serde_json::from_slice(&case.request).unwrap();
         for (label, rule) in rules {
-            config += &tenant(
-                &format!("{label}{i}"),
+            let id = format!("{label}{i}");
+            let toml = tenant(
+                &id,
                 request["eventType"].as_str().unwrap(),
                 rule,
                 &case.settings,
             );
+            match refused_settings(&runtime, &toml) {
+                None => {
+                    config += &toml;
+                    served.push(id);
+                }
+                Some(refusal) => {
+                    let problems = case.expect.check(&refusal);
+                    assert!(problems.is_empty(), "{label}: {}: {problems:?}", case.name);
+                }
+            }
         }
     }
     let server = TestServer::with_config(&config).await;
@@ -45,6 +63,9 @@ pub async fn check_over_http(name: &str, rules: &[(&str, PathBuf)]) {
         let hook = HookType::of_event_type(request["eventType"].as_str().unwrap()).unwrap();
         let failure = hook.failure_answer(FailurePolicy::FailClosed);
         for (label, _) in rules {
+            if !served.contains(&format!("{label}{i}")) {
+                continue;
+            }
             let body = std::str::from_utf8(&case.request).unwrap();
             let reply = server.hook(&format!("/hooks/{label}{i}"), body).await;
             let observed = observed(&reply, &failure);
@@ -80,6 +101,24 @@ pub fn check_with_wasmhook_test(name: &str, rules: &[(&str, PathBuf)]) {
             cases
         );
     }
+}
+
+/// Loads the one-tenant config `toml` as the server would: `None` if it loads, the refusal (as a
+/// case sees it) if the rule refuses its settings. Any other load error fails the test.
+fn refused_settings(runtime: &Runtime, toml: &str) -> Option<Observed> {
+    let config = Config::load(&write_config(toml), None).unwrap();
+    let problems = Tenants::build(&config, runtime).err()?;
+    let [error] = problems.0.as_slice() else {
+        panic!("more than the settings refused: {problems}");
+    };
+    assert!(
+        error.location.ends_with("routes[0].settings: "),
+        "not a settings refusal: {error}"
+    );
+    Some(Observed::Failure {
+        kind: "invalid_settings",
+        message: error.to_string(),
+    })
 }
 
 /// What a reply says, as a case sees it: the route's failure answer is a failure.

@@ -87,6 +87,13 @@ pub async fn eval(args: EvalArgs) -> anyhow::Result<()> {
 
     let runtime = Runtime::new(crate::config::default_cache_dir().as_deref())?.with_precise_fuel();
     let rule = runtime.load(&rule_path, limits.max_module_bytes)?;
+    if let Err(refused) = runtime.validate_settings(&rule, &settings, &limits).await {
+        bail!(
+            "invalid settings ({}): {refused}\nthe server would not load a route with these \
+             settings (`wasmhook check` refuses them)",
+            refused.kind()
+        );
+    }
     let event_type = rule.hook.event_type();
     let (outcome, usage) = match preview(&runtime, &rule, &body, &settings, &limits).await {
         Ok(evaluated) => evaluated,

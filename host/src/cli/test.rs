@@ -104,7 +104,8 @@ pub async fn test(args: TestArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Runs `rule` on one request as the server would: what came of it, and how long it took.
+/// Runs `rule` on one request as the server would (its settings checked first, as loading the
+/// route checks them): what came of it, and how long it took.
 async fn run(
     runtime: &Runtime,
     rule: &CompiledRule,
@@ -113,6 +114,14 @@ async fn run(
     limits: &Limits,
 ) -> (Observed, Duration) {
     let started = Instant::now();
+    // As loading a route would: settings the rule refuses never reach `evaluate`.
+    if let Err(refused) = runtime.validate_settings(rule, settings, limits).await {
+        let observed = Observed::Failure {
+            kind: refused.kind(),
+            message: refused.to_string(),
+        };
+        return (observed, started.elapsed());
+    }
     let observed = match preview(runtime, rule, request, settings, limits).await {
         Ok((outcome, _usage)) => outcome.into(),
         Err(not_previewed) => Observed::Failure {

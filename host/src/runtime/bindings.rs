@@ -22,6 +22,7 @@ mod generated {
                 export wasmhook:rule/registration@0.1.0;
                 export wasmhook:rule/token@0.1.0;
                 export wasmhook:rule/saml@0.1.0;
+                export wasmhook:rule/settings@0.1.0;
             }
         ",
         world: "rules",
@@ -30,7 +31,8 @@ mod generated {
 }
 
 use generated::exports::wasmhook::rule::{
-    registration as guest_registration, saml as guest_saml, token as guest_token,
+    registration as guest_registration, saml as guest_saml, settings as guest_settings,
+    token as guest_token,
 };
 pub use generated::wasmhook::rule::log;
 pub use generated::wasmhook::rule::types::{self, Level};
@@ -130,6 +132,47 @@ impl Exports {
                 request.hook()
             )),
         }
+    }
+}
+
+/// A rule's `wasmhook:rule/settings` export (`validate-settings`), resolved once at load. Rules
+/// built before the interface existed (against the frozen 0.1.0 contract) do not export it.
+#[derive(Clone)]
+pub struct SettingsExport(guest_settings::GuestIndices);
+
+/// The name of the settings interface.
+const SETTINGS_INTERFACE: &str = "wasmhook:rule/settings@0.1.0";
+
+impl SettingsExport {
+    /// `pre`'s settings export: `None` when the component does not export the interface, an
+    /// error when it exports something else under its name.
+    pub fn find<T>(pre: &InstancePre<T>) -> Result<Option<SettingsExport>, String> {
+        if pre
+            .component()
+            .get_export_index(None, SETTINGS_INTERFACE)
+            .is_none()
+        {
+            return Ok(None);
+        }
+        guest_settings::GuestIndices::new(pre)
+            .map(|indices| Some(SettingsExport(indices)))
+            .map_err(|e| {
+                format!("its `{SETTINGS_INTERFACE}` export does not fit the contract: {e:#}")
+            })
+    }
+
+    /// Calls the rule's `validate-settings` in `instance`. The outer error is a trap; the inner
+    /// one the rule's refusal.
+    pub async fn validate<T: Send>(
+        &self,
+        store: &mut Store<T>,
+        instance: &Instance,
+        settings: &str,
+    ) -> wasmtime::Result<Result<(), String>> {
+        let guest = self.0.load(store.as_context_mut(), instance)?;
+        guest
+            .call_validate_settings(store, &settings.to_owned())
+            .await
     }
 }
 

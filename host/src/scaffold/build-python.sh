@@ -4,5 +4,7 @@
 # PATH (or WASMHOOK=/path/to/wasmhook).
 set -euo pipefail
 cd "$(dirname "$0")"
-componentize-py -d wit -w {{world}} componentize app -p . -p sdk -o {{name}}.wasm >/dev/null
+# wasmhook_app (in sdk/) is app.py plus its settings check (the helpers' accept-all one when
+# app.py defines no `Settings`).
+componentize-py -d wit -w {{world}} componentize wasmhook_app -p . -p sdk -o {{name}}.wasm >/dev/null
 "${WASMHOOK:-wasmhook}" test --cases cases.toml

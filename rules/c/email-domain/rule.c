@@ -5,11 +5,21 @@
 
 #include "wasmhook.h"
 
+#define SETTINGS_SHAPE "`allowed_domains` must be a list of email domains (strings)"
+
+// Refuses settings without a list of strings under `allowed_domains` when the route loads.
+bool wh_validate_settings(wh_string settings, wh_string *error) {
+  wh_json_strings allowed;
+  if (!wh_json_object_strings(settings, "allowed_domains", &allowed)) {
+    return wh_fail(error, SETTINGS_SHAPE);
+  }
+  return true;
+}
+
 bool wh_evaluate(const wh_request *request, wh_decision *decision, wh_string *error) {
   wh_json_strings allowed;
   if (!wh_json_object_strings(request->settings, "allowed_domains", &allowed)) {
-    return wh_fail(error,
-                   "invalid rule settings: expected {\"allowed_domains\": [\"<domain>\", ...]}");
+    return wh_fail(error, "invalid rule settings: " SETTINGS_SHAPE);
   }
   wh_buf domain = {0}, candidate = {0}, message = {0};
   bool has_domain = wh_profile_email_domain(wh_submitted(request), &domain);

@@ -13,6 +13,14 @@ struct Settings {
 struct EmailDomain;
 
 impl Rule for EmailDomain {
+    /// Refuses settings without a list of domains when the route loads, instead of failing
+    /// every call. The message names the key and never repeats the value.
+    fn validate_settings(settings: &str) -> Result<(), String> {
+        wasmhook_sdk::parse_settings::<Settings>(settings)
+            .map(drop)
+            .map_err(|_| "`allowed_domains` must be a list of email domains (strings)".into())
+    }
+
     fn evaluate(request: Request) -> Result<Decision, String> {
         let settings: Settings = request.settings()?;
         let allowed = |domain: &str| {

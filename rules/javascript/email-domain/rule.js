@@ -2,6 +2,15 @@
 // `allowed_domains` (case-insensitive). The same rule and decisions as rules/email-domain (Rust).
 import * as sdk from '../../../guest-sdk/javascript/wasmhook.js';
 
+export const settings = {
+  validateSettings(settings) {
+    const allowed = sdk.parseSettings(settings).allowed_domains;
+    if (!Array.isArray(allowed) || !allowed.every((d) => typeof d === 'string')) {
+      throw new Error('`allowed_domains` must be a list of email domains (strings)');
+    }
+  },
+};
+
 export const registration = sdk.rule({
   evaluate(request) {
     const allowed = sdk.settings(request).allowed_domains;

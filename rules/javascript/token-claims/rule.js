@@ -6,11 +6,20 @@ import * as sdk from '../../../guest-sdk/javascript/wasmhook.js';
 /** The entries of the settings' object `key` (absent is empty); anything else is a settings mistake. */
 function claims(settings, key) {
   const value = settings[key] ?? {};
-  if (typeof value !== 'object' || Array.isArray(value)) {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
     throw new Error(`invalid rule settings: \`${key}\` must be an object of claims`);
   }
   return Object.entries(value);
 }
+
+// Claims of the wrong shape are refused when the route loads, not in every call.
+export const settings = {
+  validateSettings(settings) {
+    const parsed = sdk.parseSettings(settings);
+    claims(parsed, 'access_claims');
+    claims(parsed, 'identity_claims');
+  },
+};
 
 export const token = sdk.rule({
   evaluate(request) {

@@ -1,7 +1,8 @@
 //! A deliberately hostile rule for testing the sandbox: its `behaviour` setting picks how it
 //! misbehaves. Never deploy it.
 //!
-//! Settings: `{"behaviour": "<name>"}`, one of the names matched below.
+//! Settings: `{"behaviour": "<name>"}`, one of the names matched below, and optionally
+//! `"validate": "<name>"` for how its settings check misbehaves.
 
 use std::hint::black_box;
 
@@ -21,7 +22,36 @@ struct Settings {
 
 struct Misbehave;
 
+/// The settings' `validate` picks how the settings check misbehaves (absent: it accepts them).
+#[derive(serde::Deserialize)]
+struct Validate {
+    validate: Option<String>,
+}
+
 impl Rule for Misbehave {
+    fn validate_settings(settings: &str) -> Result<(), String> {
+        let Validate { validate } = wasmhook_sdk::parse_settings(settings)?;
+        match validate.as_deref() {
+            None | Some("accept") => Ok(()),
+            Some("loop") => loop {
+                black_box(());
+            },
+            Some("panic") => panic!("validate-settings panicked"),
+            Some("allocate") => {
+                let mut hoard = Vec::new();
+                loop {
+                    hoard.push(black_box(vec![1u8; 1 << 20]));
+                }
+            }
+            // A refusal that tries to forge a log line, clear the terminal and flood the output.
+            Some("refuse-hostile") => Err(format!(
+                "refused\n2026-01-01T00:00:00Z ERROR wasmhook: forged line\u{1b}[2J{}",
+                "x".repeat(1 << 20)
+            )),
+            Some(other) => Err(format!("unknown validate `{other}`")),
+        }
+    }
+
     fn evaluate(request: Request) -> Result<Decision, String> {
         let settings: Settings = request.settings()?;
         match settings.behaviour.as_str() {

@@ -5,6 +5,15 @@ import wit_world.exports
 
 import wasmhook_sdk as sdk
 
+SETTINGS_SHAPE = "`allowed_domains` must be a list of email domains (strings)"
+
+
+class Settings(wit_world.exports.Settings):
+    def validate_settings(self, settings):
+        allowed = sdk.parse_settings(settings).get("allowed_domains")
+        if not isinstance(allowed, list) or not all(isinstance(d, str) for d in allowed):
+            sdk.fail(SETTINGS_SHAPE)
+
 
 class Registration(wit_world.exports.Registration):
     def evaluate(self, request):

@@ -9,11 +9,24 @@ import wit_world.exports
 import wasmhook_saml as sdk
 
 
+def attributes_of(settings):
+    """The settings' `attributes` object; anything else is a settings mistake."""
+    attributes = settings.get("attributes")
+    if not isinstance(attributes, dict):
+        sdk.fail("invalid rule settings: `attributes` must be an object")
+    return attributes
+
+
+class Settings(wit_world.exports.Settings):
+    """Settings without attributes are refused when the route loads, not in every call."""
+
+    def validate_settings(self, settings):
+        attributes_of(sdk.parse_settings(settings))
+
+
 class Saml(wit_world.exports.Saml):
     def evaluate(self, request):
-        attributes = sdk.settings(request).get("attributes")
-        if not isinstance(attributes, dict):
-            sdk.fail("invalid rule settings: `attributes` must be an object")
+        attributes = attributes_of(sdk.settings(request))
         decision = sdk.no_change()
         for name, value in attributes.items():
             text = value if isinstance(value, str) else json.dumps(value, separators=(",", ":"))

@@ -15,6 +15,15 @@ def claims(settings, key):
     return value.items()
 
 
+class Settings(wit_world.exports.Settings):
+    """Claims of the wrong shape are refused when the route loads, not in every call."""
+
+    def validate_settings(self, settings):
+        parsed = sdk.parse_settings(settings)
+        claims(parsed, "access_claims")
+        claims(parsed, "identity_claims")
+
+
 class Token(wit_world.exports.Token):
     def evaluate(self, request):
         settings = sdk.settings(request)

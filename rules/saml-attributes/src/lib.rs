@@ -16,6 +16,13 @@ struct Settings {
 struct SamlAttributes;
 
 impl Rule for SamlAttributes {
+    /// Refuses, when the route loads, settings without an object of attribute names and values.
+    fn validate_settings(settings: &str) -> Result<(), String> {
+        wasmhook_sdk::parse_settings::<Settings>(settings)
+            .map(drop)
+            .map_err(|_| "`attributes` must be an object of attribute names and values".into())
+    }
+
     fn evaluate(request: Request) -> Result<Decision, String> {
         let settings: Settings = request.settings()?;
         let mut decision = Decision::no_change();

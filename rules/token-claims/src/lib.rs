@@ -19,6 +19,17 @@ struct Settings {
 struct TokenClaims;
 
 impl Rule for TokenClaims {
+    /// Refuses, when the route loads, claims that are not objects of claim names and values.
+    fn validate_settings(settings: &str) -> Result<(), String> {
+        wasmhook_sdk::parse_settings::<Settings>(settings)
+            .map(drop)
+            .map_err(|_| {
+                "`access_claims` and `identity_claims` must be objects of claim names and values \
+                 (either may be left out)"
+                    .into()
+            })
+    }
+
     fn evaluate(request: Request) -> Result<Decision, String> {
         let settings: Settings = request.settings()?;
         let mut decision = Decision::no_change();
