@@ -92,12 +92,34 @@ const PYTHON_SDK: &[(&str, &str)] = &[
         "sdk/wasmhook_saml.py",
         include_str!("../../guest-sdk/python/wasmhook_saml.py"),
     ),
+    // Type stubs, for editors and type checkers; no rule imports them.
+    (
+        "sdk/wasmhook_sdk.pyi",
+        include_str!("../../guest-sdk/python/wasmhook_sdk.pyi"),
+    ),
+    (
+        "sdk/wasmhook_shared.pyi",
+        include_str!("../../guest-sdk/python/wasmhook_shared.pyi"),
+    ),
+    (
+        "sdk/wasmhook_token.pyi",
+        include_str!("../../guest-sdk/python/wasmhook_token.pyi"),
+    ),
+    (
+        "sdk/wasmhook_saml.pyi",
+        include_str!("../../guest-sdk/python/wasmhook_saml.pyi"),
+    ),
 ];
 
 const JAVASCRIPT_SDK: &[(&str, &str)] = &[
     (
         "sdk/wasmhook.js",
         include_str!("../../guest-sdk/javascript/wasmhook.js"),
+    ),
+    // Its type declarations, which editors and `tsc` read instead of wasmhook.js.
+    (
+        "sdk/wasmhook.d.ts",
+        include_str!("../../guest-sdk/javascript/wasmhook.d.ts"),
     ),
     ("entry.js", include_str!("scaffold/entry.js")),
     // Error places are named relative to the project instead of the repository (see `files`).

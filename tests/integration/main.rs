@@ -18,3 +18,4 @@ mod settings;
 mod shadow;
 mod shutdown;
 mod tables;
+mod typings;
