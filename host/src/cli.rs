@@ -47,6 +47,10 @@ pub enum Command {
         /// Address to listen on; overrides the config's `listen`.
         #[arg(long, env = "WASMHOOK_LISTEN")]
         listen: Option<SocketAddr>,
+        /// Serve `/metrics` and the detailed status on this address only (overrides the
+        /// config's `admin_listen`); the hook listener then keeps hooks, `/healthz` and `/readyz`.
+        #[arg(long, env = "WASMHOOK_ADMIN_LISTEN")]
+        admin_listen: Option<SocketAddr>,
     },
     /// Evaluate a rule on a captured Okta request, offline, and print the body the server would send.
     Eval(EvalArgs),
@@ -77,7 +81,11 @@ impl Command {
 
 pub async fn run(command: Command) -> anyhow::Result<()> {
     match command {
-        Command::Serve { config, listen } => serve::serve(&config, listen).await,
+        Command::Serve {
+            config,
+            listen,
+            admin_listen,
+        } => serve::serve(&config, listen, admin_listen).await,
         Command::Eval(args) => eval::eval(args).await,
         Command::Test(args) => test::test(args).await,
         Command::New(args) => new::new(args),

@@ -74,6 +74,9 @@ pub struct Config {
     pub listen: SocketAddr,
     /// The file's own `listen`, so a reload can tell whether it changed.
     pub file_listen: SocketAddr,
+    /// Where `/metrics` and the detailed status are served instead of on `listen`, if set
+    /// (`--admin-listen` overrides it); read at start-up only.
+    pub admin_listen: Option<SocketAddr>,
     /// Where compiled rules are cached across restarts; `None` disables the cache.
     pub cache_dir: Option<PathBuf>,
     /// Whether to reload when the config or a rule file changes (SIGHUP reloads either way).
@@ -256,6 +259,7 @@ impl Config {
             file: file.to_owned(),
             listen: listen.unwrap_or(raw.listen),
             file_listen: raw.listen,
+            admin_listen: raw.admin_listen,
             cache_dir,
             watch: raw.watch,
             max_connections: raw.max_connections,
@@ -288,6 +292,7 @@ mod raw {
     pub struct File {
         #[serde(default = "default_listen")]
         pub listen: SocketAddr,
+        pub admin_listen: Option<SocketAddr>,
         pub cache_dir: Option<String>,
         #[serde(default = "yes")]
         pub watch: bool,

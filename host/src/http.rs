@@ -1,7 +1,9 @@
 //! The HTTP front: hyper 1.x on tokio, one task per connection, graceful shutdown.
 //!
 //! Endpoints: `POST /hooks/{tenant}` (every inline hook of that tenant), `GET /healthz` (the
-//! process is up), `GET /readyz` (rules are loaded), `GET /metrics` (Prometheus text).
+//! process is up), `GET /readyz` (rules are loaded), `GET /metrics` (Prometheus text). With an
+//! admin listener ([`Endpoints`]), `/metrics` and the detailed `/readyz` (tenant ids, rule paths,
+//! load errors) move there, and the hook listener's `/readyz` says only ready or degraded.
 //! The order of checks on a hook call is fixed and cheap-first: path, method, tenant, credentials,
 //! then the body (so an unauthenticated caller never gets a body read), then the rule.
 
@@ -35,9 +37,31 @@ const READ_TIMEOUT: Duration = Duration::from_secs(5);
 /// How long shutdown waits for requests in flight before closing their connections.
 const DRAIN_TIMEOUT: Duration = Duration::from_secs(10);
 
-/// Serves `app` on `listener` until `shutdown` completes, then stops accepting and lets requests
-/// in flight finish (for up to ten seconds).
+/// Which endpoints a listener serves.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Endpoints {
+    /// Everything on one listener (no `admin_listen`).
+    All,
+    /// The hook listener when an admin listener exists: hooks, `/healthz` and a `/readyz` that
+    /// says ready, degraded or not ready, with no tenant id, rule path or error text.
+    Public,
+    /// The admin listener: `/healthz`, the detailed `/readyz` and `/metrics`; no hooks.
+    Admin,
+}
+
+/// Serves every endpoint of `app` on `listener` until `shutdown` completes (see [`serve_as`]).
 pub async fn serve(listener: TcpListener, app: Arc<App>, shutdown: impl Future<Output = ()>) {
+    serve_as(listener, app, Endpoints::All, shutdown).await;
+}
+
+/// Serves `endpoints` of `app` on `listener` until `shutdown` completes, then stops accepting
+/// and lets requests in flight finish (for up to ten seconds).
+pub async fn serve_as(
+    listener: TcpListener,
+    app: Arc<App>,
+    endpoints: Endpoints,
+    shutdown: impl Future<Output = ()>,
+) {
     let connections = Connections::new(app.connection_limits);
     let mut builder = http1::Builder::new();
     builder
@@ -74,7 +98,7 @@ pub async fn serve(listener: TcpListener, app: Arc<App>, shutdown: impl Future<O
             let busy = busy.clone();
             async move {
                 busy.store(true, Ordering::Release);
-                let response = handle(&app, request).await;
+                let response = handle(&app, endpoints, request).await;
                 busy.store(false, Ordering::Release);
                 Ok::<_, Infallible>(response)
             }
@@ -140,19 +164,30 @@ impl AcceptBackoff {
 }
 
 /// Handles one request. Never fails: every outcome is a response.
-pub async fn handle(app: &App, request: Request<Incoming>) -> Response<Body> {
+pub async fn handle(app: &App, endpoints: Endpoints, request: Request<Incoming>) -> Response<Body> {
     let path = request.uri().path().to_owned();
     let response = match path.strip_prefix("/hooks/") {
+        Some(_) if endpoints == Endpoints::Admin => Err(Rejection::NotFound),
         Some(tenant) => hook_call(app, tenant, request).await,
-        None => endpoint(app, &path, request.method()),
+        None => endpoint(app, endpoints, &path, request.method()),
     }
     .unwrap_or_else(Rejection::into_response);
     app.metrics.response(response.status().as_u16());
     response
 }
 
-fn endpoint(app: &App, path: &str, method: &Method) -> Result<Response<Body>, Rejection> {
-    if !matches!(path, "/healthz" | "/readyz" | "/metrics") {
+fn endpoint(
+    app: &App,
+    endpoints: Endpoints,
+    path: &str,
+    method: &Method,
+) -> Result<Response<Body>, Rejection> {
+    let served = match path {
+        "/healthz" | "/readyz" => true,
+        "/metrics" => endpoints != Endpoints::Public,
+        _ => false,
+    };
+    if !served {
         return Err(Rejection::NotFound);
     }
     if method != Method::GET && method != Method::HEAD {
@@ -160,6 +195,13 @@ fn endpoint(app: &App, path: &str, method: &Method) -> Result<Response<Body>, Re
     }
     Ok(match path {
         "/healthz" => json_response(StatusCode::OK, r#"{"status":"ok"}"#.to_owned()),
+        "/readyz" if endpoints == Endpoints::Public => {
+            let status = &app.status()["status"];
+            json_response(
+                StatusCode::OK,
+                serde_json::json!({ "status": status }).to_string(),
+            )
+        }
         "/readyz" => json_response(StatusCode::OK, app.status().to_string()),
         _ => reply::metrics(app.metrics.encode(&app.tenants())),
     })

@@ -1,6 +1,7 @@
 //! Integration tests: the real server on a real socket (`127.0.0.1:0`), the real rules built from
 //! `rules/` (once per test run), the documented Okta payloads, and the `wasmhook` binary itself.
 
+mod admin;
 mod authoring;
 mod bad_input;
 mod cli;

@@ -10,16 +10,31 @@ use anyhow::Context;
 
 use crate::app::App;
 use crate::config::Config;
+use crate::http::Endpoints;
 
-pub async fn serve(config: &Path, listen: Option<SocketAddr>) -> anyhow::Result<()> {
+pub async fn serve(
+    config: &Path,
+    listen: Option<SocketAddr>,
+    admin_listen: Option<SocketAddr>,
+) -> anyhow::Result<()> {
     let started = Instant::now();
     crate::http::connections::raise_descriptor_limit();
     let config = Config::load(config, listen)?;
     let app = Arc::new(App::load(&config)?);
     crate::reload::spawn(app.clone(), &config)?;
-    let listener = tokio::net::TcpListener::bind(config.listen)
-        .await
-        .with_context(|| format!("cannot listen on {}", config.listen))?;
+    let bind = |address: SocketAddr| async move {
+        tokio::net::TcpListener::bind(address)
+            .await
+            .with_context(|| format!("cannot listen on {address}"))
+    };
+    let listener = bind(config.listen).await?;
+    let admin = match admin_listen.or(config.admin_listen) {
+        Some(address) => Some(bind(address).await?),
+        None => None,
+    };
+    if let Some(admin) = &admin {
+        tracing::info!(address = %admin.local_addr()?, "admin listening: /metrics and the detailed status");
+    }
     tracing::info!(
         address = %listener.local_addr()?,
         tenants = app.tenants().len(),
@@ -27,7 +42,32 @@ pub async fn serve(config: &Path, listen: Option<SocketAddr>) -> anyhow::Result<
         startup_ms = started.elapsed().as_millis() as u64,
         "wasmhook listening"
     );
-    crate::http::serve(listener, app, shutdown_signal()).await;
+    // One shutdown signal for both listeners.
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    tokio::spawn(async move {
+        shutdown_signal().await;
+        let _ = stop.send(true);
+    });
+    let until_stopped = |mut stopped: tokio::sync::watch::Receiver<bool>| async move {
+        let _ = stopped.wait_for(|stop| *stop).await;
+    };
+    match admin {
+        None => {
+            let endpoints = Endpoints::All;
+            crate::http::serve_as(listener, app, endpoints, until_stopped(stopped)).await;
+        }
+        Some(admin) => {
+            tokio::join!(
+                crate::http::serve_as(
+                    listener,
+                    app.clone(),
+                    Endpoints::Public,
+                    until_stopped(stopped.clone())
+                ),
+                crate::http::serve_as(admin, app, Endpoints::Admin, until_stopped(stopped)),
+            );
+        }
+    }
     Ok(())
 }
 
