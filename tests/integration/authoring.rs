@@ -3,20 +3,8 @@
 //! what the evaluation used, a route's settings and limits taken from a config).
 
 use std::path::Path;
-use std::process::{Command, Output};
 
-use crate::common::{SSR_OIE, repo_root, rule, tenant_toml, write_config};
-
-fn wasmhook(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_wasmhook"))
-        .args(args)
-        .output()
-        .unwrap()
-}
-
-fn text(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes).into_owned()
-}
+use crate::common::{SSR_OIE, repo_root, rule, tenant_toml, text, wasmhook, write_config};
 
 /// A fresh folder for one test's files.
 fn folder(name: &str) -> std::path::PathBuf {

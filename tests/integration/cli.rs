@@ -4,27 +4,9 @@ use std::io::Write;
 use std::process::{Command, Output, Stdio};
 
 use crate::common::{
-    PP_OIE, SSR_OIE, ServeProcess, TestServer, quickstart_config, repo_root, rule, write_config,
+    PP_OIE, SSR_OIE, ServeProcess, TestServer, fixture, quickstart_config, repo_root, rule, text,
+    wasmhook, write_config,
 };
-
-fn wasmhook(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_wasmhook"))
-        .args(args)
-        .output()
-        .unwrap()
-}
-
-fn fixture(name: &str) -> String {
-    repo_root()
-        .join("tests/fixtures/okta")
-        .join(name)
-        .display()
-        .to_string()
-}
-
-fn text(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes).into_owned()
-}
 
 fn eval(rule_name: &str, request: &str, settings: Option<&str>) -> Output {
     let rule = rule(rule_name).display().to_string();

@@ -86,6 +86,28 @@ pub fn rule(name: &str) -> PathBuf {
     built_rules().join(format!("{name}.wasm"))
 }
 
+/// Runs the `wasmhook` binary with `args` and waits for it.
+pub fn wasmhook(args: &[&str]) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_wasmhook"))
+        .args(args)
+        .output()
+        .unwrap()
+}
+
+/// Output bytes as text, for assertions and their messages.
+pub fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+/// The path of the Okta payload fixture `name` (in `tests/fixtures/okta`), as an argument.
+pub fn fixture(name: &str) -> String {
+    repo_root()
+        .join("tests/fixtures/okta")
+        .join(name)
+        .display()
+        .to_string()
+}
+
 /// A tenant `id` with the quickstart secret whose registration calls (every request type) go to
 /// `rule`, with `settings` as a TOML inline table and `extra` route keys.
 pub fn tenant_toml(id: &str, rule: &Path, settings: &str, extra: &str) -> String {

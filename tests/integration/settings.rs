@@ -7,7 +7,9 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::time::{Duration, Instant};
 
-use crate::common::{SSR_OIE, TestServer, rule, rules_target, tenant_toml, write_config};
+use crate::common::{
+    SSR_OIE, TestServer, fixture, rule, rules_target, tenant_toml, text, wasmhook, write_config,
+};
 
 /// The message every language's email-domain rule refuses wrong-shaped settings with.
 const REFUSAL: &str = "the rule refused them: `allowed_domains` must be a list of email domains";
@@ -28,17 +30,6 @@ fn email_domain_rules() -> Vec<(&'static str, PathBuf)> {
     .collect()
 }
 
-fn wasmhook(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_wasmhook"))
-        .args(args)
-        .output()
-        .unwrap()
-}
-
-fn text(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes).into_owned()
-}
-
 /// `wasmhook check --config <config>`, failing the test if it runs for more than 30 s (a
 /// settings check that nothing stops would never return).
 fn check(config: &Path) -> Output {
@@ -57,14 +48,6 @@ fn check(config: &Path) -> Output {
         std::thread::sleep(Duration::from_millis(20));
     }
     check.wait_with_output().unwrap()
-}
-
-fn fixture(name: &str) -> String {
-    crate::common::repo_root()
-        .join("tests/fixtures/okta")
-        .join(name)
-        .display()
-        .to_string()
 }
 
 #[test]
