@@ -273,3 +273,18 @@ impl FileWatch {
         *self.files.lock().unwrap_or_else(|e| e.into_inner()) = files;
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn causes_seen_within_one_settle_period_become_one_naming_every_file() {
+        let changed = |name: &str| Cause::Changed(BTreeSet::from([PathBuf::from(name)]));
+        let merged = changed("/c/rule.wasm")
+            .merge(Cause::Signal)
+            .merge(changed("/c/config.toml"));
+        assert_eq!(merged.to_string(), "changed: /c/config.toml, /c/rule.wasm");
+        assert_eq!(Cause::Signal.merge(Cause::Signal).to_string(), "SIGHUP");
+    }
+}

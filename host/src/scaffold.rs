@@ -199,7 +199,7 @@ pub fn files(name: &str, language: Language, hook: HookType) -> Vec<(String, Str
         .iter()
         .map(|(path, text)| (path.to_string(), text.to_string(), false))
         .collect();
-    let (source, helpers, needs) = match language {
+    let (source, needs) = match language {
         Language::Rust => {
             files.extend(
                 RUST_SDK
@@ -217,7 +217,7 @@ pub fn files(name: &str, language: Language, hook: HookType) -> Vec<(String, Str
             ));
             let needs =
                 "Needs Rust with the `wasm32-wasip2` target (`rustup target add wasm32-wasip2`).";
-            ("src/lib.rs", "sdk/", needs)
+            ("src/lib.rs", needs)
         }
         Language::Python => {
             files.extend(
@@ -236,7 +236,7 @@ pub fn files(name: &str, language: Language, hook: HookType) -> Vec<(String, Str
                 true,
             ));
             let needs = "Needs `componentize-py` (`pip install componentize-py==0.25.1`).";
-            ("app.py", "sdk/", needs)
+            ("app.py", needs)
         }
         Language::Javascript => {
             let package = |text: &str| {
@@ -263,7 +263,7 @@ pub fn files(name: &str, language: Language, hook: HookType) -> Vec<(String, Str
                 true,
             ));
             let needs = "Needs Node.js and npm (the first build installs jco, pinned in `package-lock.json`).";
-            ("rule.js", "sdk/", needs)
+            ("rule.js", needs)
         }
     };
     files.push((
@@ -274,7 +274,6 @@ pub fn files(name: &str, language: Language, hook: HookType) -> Vec<(String, Str
     files.push(("cases.toml".into(), fill(example.cases), false));
     let readme = fill(include_str!("scaffold/README.md.in"))
         .replace("{{source}}", source)
-        .replace("{{helpers}}", helpers)
         .replace("{{needs}}", needs)
         .replace("{{settings_toml}}", example.settings_toml)
         .replace("{{settings_json}}", example.settings_json);
