@@ -15,6 +15,7 @@ use std::time::{Duration, Instant};
 
 use wasmhook::hooks::{self, HookType};
 use wasmhook::okta::HookCall;
+use wasmhook::runtime::outbound::Grant;
 use wasmhook::runtime::{Limits, Runtime};
 
 // The allocator the server uses (see host/src/main.rs).
@@ -78,6 +79,7 @@ fn main() {
         let (mut totals, phases) = executor.block_on(async {
             let mut totals = Vec::with_capacity(calls);
             let mut phases = Phases::default();
+            let no_grant = std::sync::Arc::new(Grant::default());
             let mut faults_before = 0;
             for i in 0..calls + calls / 10 {
                 if i == calls / 10 {
@@ -91,7 +93,7 @@ fn main() {
                 let deadline = started + limits.deadline;
                 let account = (&share, &route);
                 let (decision, usage) = runtime
-                    .evaluate(&rule, request, &limits, deadline, account)
+                    .evaluate(&rule, request, &limits, &no_grant, deadline, account)
                     .await;
                 let evaluated = Instant::now();
                 hooks::render(decision.unwrap(), asked, limits.max_response_bytes).unwrap();

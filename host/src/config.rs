@@ -16,6 +16,7 @@ use serde::Deserialize;
 use crate::hooks::HookType;
 use crate::okta::FailurePolicy;
 use crate::okta::response::MAX_RESPONSE_BYTES;
+use crate::runtime::outbound::{Credential, Grant, Origin};
 use crate::runtime::{Limits, MAX_CONCURRENT_EVALUATIONS};
 use crate::tenant::breaker::BreakerConfig;
 
@@ -171,6 +172,8 @@ pub struct RouteConfig {
     /// The route's settings as JSON text (an object).
     pub settings: String,
     pub limits: Limits,
+    /// `allowed_outbound_hosts` and `outbound_credentials`: what the rule may reach over HTTP.
+    pub outbound: Grant,
     pub on_failure: FailurePolicy,
     pub circuit_breaker: BreakerConfig,
     /// A candidate rule run beside the route's rule on every call, off the answer path.
@@ -333,6 +336,8 @@ mod raw {
         pub max_log_kb: Option<u64>,
         pub max_response_kb: Option<u64>,
         pub max_module_kb: Option<u64>,
+        pub max_outbound_requests: Option<u64>,
+        pub max_outbound_response_kb: Option<u64>,
     }
 
     #[derive(Deserialize)]
@@ -386,6 +391,26 @@ mod raw {
         pub shadow_rule: Option<PathBuf>,
         /// The candidate's settings; `settings` unless given.
         pub shadow_settings: Option<toml::Table>,
+        /// Origins the rule may reach over HTTP: `https://host[:port]`, or
+        /// `http://127.0.0.1:port` for a loopback service. None by default.
+        #[serde(default)]
+        pub allowed_outbound_hosts: Vec<String>,
+        /// Headers the server adds to the requests to one granted origin (API keys), read from
+        /// the environment or a file so that neither the rule nor this file holds them.
+        #[serde(default)]
+        pub outbound_credentials: Vec<OutboundCredential>,
+    }
+
+    #[derive(Deserialize)]
+    #[serde(deny_unknown_fields)]
+    pub struct OutboundCredential {
+        pub host: String,
+        pub header: String,
+        pub from_env: Option<String>,
+        pub from_file: Option<PathBuf>,
+        /// Put before the value, e.g. `"Bearer "`.
+        #[serde(default)]
+        pub prefix: String,
     }
 }
 
@@ -461,6 +486,13 @@ impl raw::LimitsTable {
         }
         if let Some(kb) = self.max_module_kb {
             limits.max_module_bytes = bounded("max_module_kb", kb, 1, 1 << 20, "")? << 10;
+        }
+        if let Some(n) = self.max_outbound_requests {
+            limits.max_outbound_requests = bounded("max_outbound_requests", n, 0, 32, "")? as u32;
+        }
+        if let Some(kb) = self.max_outbound_response_kb {
+            limits.max_outbound_response_bytes =
+                (bounded("max_outbound_response_kb", kb, 1, 16 << 10, "")? as usize) << 10;
         }
         Ok(limits)
     }
@@ -599,6 +631,80 @@ fn validate_jwks_url(text: String) -> Result<url::Url, Invalid> {
     }
 }
 
+/// A route's outbound grant: every origin parsed ([`Origin::parse`] says what is accepted), every
+/// credential for a granted origin, with its value read now. Messages name the environment
+/// variable or file, never the value.
+fn validate_outbound(
+    hosts: Vec<String>,
+    credentials: Vec<raw::OutboundCredential>,
+    base: &Path,
+) -> Result<Grant, Invalid> {
+    let mut origins = Vec::new();
+    for (i, host) in hosts.iter().enumerate() {
+        let origin =
+            Origin::parse(host).map_err(|m| (format!("allowed_outbound_hosts[{i}]"), m))?;
+        if !origins.contains(&origin) {
+            origins.push(origin);
+        }
+    }
+    let mut grant = Grant {
+        origins,
+        credentials: Vec::new(),
+    };
+    for (i, credential) in credentials.into_iter().enumerate() {
+        let key = |field: &str| format!("outbound_credentials[{i}].{field}");
+        let origin = Origin::parse(&credential.host).map_err(|m| (key("host"), m))?;
+        if !grant.origins.contains(&origin) {
+            let message = format!("`{origin}` is not in `allowed_outbound_hosts`");
+            return Err((key("host"), message));
+        }
+        let header = HeaderName::try_from(credential.header.as_str())
+            .map_err(|_| (key("header"), "is not a valid header name".to_owned()))?;
+        if wasmtime_wasi_http::DEFAULT_FORBIDDEN_HEADERS.contains(&header)
+            || header == http::header::CONTENT_LENGTH
+        {
+            let message = format!("`{header}` is set by the server itself");
+            return Err((key("header"), message));
+        }
+        let secret = match (&credential.from_env, &credential.from_file) {
+            (Some(name), None) => std::env::var(name).map_err(|_| {
+                (
+                    key("from_env"),
+                    format!("environment variable `{name}` is not set"),
+                )
+            })?,
+            (None, Some(file)) => {
+                let file = base.join(file);
+                let text = std::fs::read_to_string(&file).map_err(|e| {
+                    (
+                        key("from_file"),
+                        format!("cannot read {}: {e}", file.display()),
+                    )
+                })?;
+                text.trim_end_matches(['\n', '\r']).to_owned()
+            }
+            _ => {
+                let message = "give exactly one of `from_env` and `from_file`";
+                return Err((key("from_env"), message.into()));
+            }
+        };
+        let mut value = HeaderValue::try_from(format!("{}{secret}", credential.prefix))
+            .ok()
+            .filter(|_| !secret.is_empty())
+            .ok_or_else(|| {
+                let message = "the value must be a non-empty, printable header value";
+                (key("header"), message.to_owned())
+            })?;
+        value.set_sensitive(true);
+        grant.credentials.push(Credential {
+            origin,
+            header,
+            value,
+        });
+    }
+    Ok(grant)
+}
+
 fn validate_header_secret(
     header: String,
     mut secrets: Vec<String>,
@@ -684,7 +790,10 @@ impl raw::Route {
                 },
             }),
         };
+        let outbound =
+            validate_outbound(self.allowed_outbound_hosts, self.outbound_credentials, base)?;
         Ok(RouteConfig {
+            outbound,
             shadow,
             on_failure: self.on_failure.unwrap_or(hook.default_policy()),
             hook,

@@ -16,6 +16,7 @@ use crate::hooks::{self, HookType};
 use crate::metrics::Metrics;
 use crate::okta::{Answer, HookCall, ParseError};
 use crate::routing::Unrouted;
+use crate::runtime::outbound::Grant;
 use crate::runtime::{CompiledRule, Limits, RuleFailure, Runtime, Usage, acquire_by};
 use crate::scheduler::{RouteUsage, Share};
 use crate::tenant::breaker::{Outcome, Verdict};
@@ -107,6 +108,7 @@ async fn run(
         rule: &route.rule,
         settings: &route.settings,
         limits: &route.limits,
+        outbound: &route.outbound,
         share: &tenant.share,
         usage: &route.usage,
     };
@@ -131,12 +133,13 @@ async fn run(
     outcome
 }
 
-/// What an evaluation runs: a rule with its route's settings and limits, and who is charged
-/// for the CPU it uses.
+/// What an evaluation runs: a rule with its route's settings, limits and outbound grant, and who
+/// is charged for the CPU it uses.
 pub struct Job<'a> {
     pub rule: &'a CompiledRule,
     pub settings: &'a str,
     pub limits: &'a Limits,
+    pub outbound: &'a Arc<Grant>,
     pub share: &'a Arc<Share>,
     pub usage: &'a RouteUsage,
 }
@@ -162,7 +165,14 @@ pub async fn evaluate(
     let asked = request.asked();
     let account = (job.share, job.usage);
     let (decision, usage) = runtime
-        .evaluate(job.rule, request, job.limits, deadline, account)
+        .evaluate(
+            job.rule,
+            request,
+            job.limits,
+            job.outbound,
+            deadline,
+            account,
+        )
         .await;
     let max_bytes = job.limits.max_response_bytes;
     let answer = decision.and_then(|d| Ok(hooks::render(d, asked, max_bytes)?));
@@ -184,14 +194,14 @@ pub enum NotPreviewed {
     Unrouted(Unrouted),
 }
 
-/// Runs `rule` offline on the request `body`, with `settings` and under `limits`, exactly as the
-/// server would for a route with that rule: the evaluation's outcome and what it consumed.
+/// Runs `rule` offline on the request `body`, with `settings`, under `limits` and with the
+/// `outbound` grant, exactly as the server would for a route with that rule: the evaluation's
+/// outcome and what it consumed.
 pub async fn preview(
     runtime: &Runtime,
     rule: &CompiledRule,
     body: &[u8],
-    settings: &str,
-    limits: &Limits,
+    (settings, limits, outbound): (&str, &Limits, &Arc<Grant>),
 ) -> Result<(Result<Answer, RuleFailure>, Usage), NotPreviewed> {
     let call = HookCall::parse(body)?;
     let hook = rule.hook;
@@ -206,6 +216,7 @@ pub async fn preview(
         rule,
         settings,
         limits,
+        outbound,
         share: &Arc::new(Share::new(1)),
         usage: &RouteUsage::default(),
     };

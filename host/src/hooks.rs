@@ -165,6 +165,15 @@ impl Request {
         }
     }
 
+    /// Values of the request that no text the rule writes may repeat (its log lines, its `err`
+    /// message, its stderr): the password of a password import, the one-time code of a
+    /// telephony call. The sandbox masks them.
+    pub fn secrets(&self) -> Vec<String> {
+        match self {
+            Request::Registration(_) | Request::Token(_) | Request::Saml(_) => Vec::new(),
+        }
+    }
+
     pub fn asked(&self) -> Asked {
         match self {
             Request::Registration(request) => Asked::Registration(request.flow),

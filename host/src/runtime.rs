@@ -23,6 +23,11 @@
 //!   copied. A rule returning a million commands costs the host a bounded amount of memory.
 //! - **host calls**: random bytes per call and host resources per instance are capped, so no
 //!   host call runs long or allocates much on a guest's behalf.
+//! - **network**: none, unless the route grants outbound HTTP to named hosts; then requests per
+//!   call and response bytes are capped, and each request must finish by the deadline
+//!   (`runtime/outbound.rs`).
+//! - **secrets of the call** (a password, a one-time code): masked in every line the guest
+//!   writes, its `err` message and its stderr (see [`hooks::Request::secrets`]).
 //! - **module size**: checked when a rule file is loaded.
 //! - **settings**: a rule's `validate-settings` runs once per route when the route is loaded
 //!   ([`Runtime::validate_settings`]), in a fresh instance under the same limits; a call never
@@ -33,6 +38,7 @@
 
 mod bindings;
 mod hints;
+pub mod outbound;
 mod pool;
 mod sandbox;
 mod stderr;
@@ -56,6 +62,7 @@ use crate::scheduler::{RouteUsage, Scheduler, Share};
 use crate::untrusted::GuestText;
 pub use bindings::interface_name;
 use bindings::{Exports, SettingsExport};
+use outbound::{CallOutbound, Grant};
 pub use pool::Footprint;
 pub use sandbox::LOG_LINE_COST;
 use sandbox::Sandbox;
@@ -87,6 +94,10 @@ pub struct Limits {
     pub max_response_bytes: usize,
     /// Largest rule file the route may load.
     pub max_module_bytes: u64,
+    /// Outbound HTTP requests one call may send (when its route grants any host).
+    pub max_outbound_requests: u32,
+    /// Largest response body one outbound request may receive.
+    pub max_outbound_response_bytes: usize,
 }
 
 impl Default for Limits {
@@ -99,6 +110,8 @@ impl Default for Limits {
             max_response_bytes: crate::okta::response::MAX_RESPONSE_BYTES,
             // Python and JavaScript rules embed their interpreter: 12-20 MB.
             max_module_bytes: 64 << 20,
+            max_outbound_requests: 4,
+            max_outbound_response_bytes: 1 << 20,
         }
     }
 }
@@ -289,6 +302,8 @@ pub struct Runtime {
     precise_fuel: bool,
     /// Who runs when evaluations wait for the CPU.
     scheduler: Arc<Scheduler>,
+    /// Sends the outbound HTTP requests routes grant.
+    outbound: outbound::Client,
 }
 
 /// With precise fuel, the guest hands its fuel count back to the host every this many units.
@@ -322,6 +337,9 @@ impl Runtime {
 
         let mut linker = Linker::new(&engine);
         wasmtime_wasi::p2::add_to_linker_async(&mut linker)?;
+        // Always linked, so a rule that can call out loads anywhere; a route without a grant
+        // refuses every request (`runtime/outbound.rs`).
+        wasmtime_wasi_http::p2::add_only_http_to_linker_async(&mut linker)?;
         bindings::add_rule_imports_to_linker(&mut linker)?;
 
         let weak = engine.weak();
@@ -342,6 +360,7 @@ impl Runtime {
             slots: Arc::new(Semaphore::new(pool::SLOTS as usize)),
             precise_fuel: false,
             scheduler: Arc::new(Scheduler::for_current_runtime()),
+            outbound: outbound::Client::new()?,
         })
     }
 
@@ -421,17 +440,29 @@ impl Runtime {
     }
 
     /// A store for one evaluation under `limits`, whose guest traps once `deadline` has passed
-    /// and sets `yielded` whenever it yields to let others run (see [`Scheduler::run`]).
+    /// and sets `yielded` whenever it yields to let others run (see [`Scheduler::run`]); it may
+    /// reach what `grant` allows, and no text it writes repeats `secrets`.
     fn new_store(
         &self,
         limits: &Limits,
         deadline: Instant,
         yielded: Arc<std::sync::atomic::AtomicBool>,
+        (grant, secrets): (&Arc<Grant>, Vec<String>),
     ) -> Store<Sandbox> {
-        let mut store = Store::new(
-            &self.engine,
-            Sandbox::new(limits.max_memory_bytes, limits.max_log_bytes),
+        let outbound = CallOutbound::new(
+            grant.clone(),
+            self.outbound.clone(),
+            deadline,
+            limits.max_outbound_requests,
+            limits.max_outbound_response_bytes,
         );
+        let sandbox = Sandbox::new(
+            limits.max_memory_bytes,
+            limits.max_log_bytes,
+            outbound,
+            secrets,
+        );
+        let mut store = Store::new(&self.engine, sandbox);
         store.limiter(|sandbox| sandbox);
         store.set_hostcall_fuel(limits.max_response_bytes * HOSTCALL_BYTES_PER_ANSWER_BYTE);
         store
@@ -459,13 +490,14 @@ impl Runtime {
     }
 
     /// Runs `rule` on `request` (of the rule's hook type) in a fresh instance under `limits`,
-    /// answering by `deadline` (waiting for pool slots and the CPU counts against it). The CPU it
-    /// uses is charged to `share` and `route`.
+    /// with outbound HTTP as far as `grant` allows, answering by `deadline` (waiting for pool
+    /// slots and the CPU counts against it). The CPU it uses is charged to `share` and `route`.
     pub async fn evaluate(
         &self,
         rule: &CompiledRule,
         request: hooks::Request,
         limits: &Limits,
+        grant: &Arc<Grant>,
         deadline: Instant,
         (share, route): (&Arc<Share>, &RouteUsage),
     ) -> (Result<hooks::Decision, RuleFailure>, Usage) {
@@ -476,7 +508,8 @@ impl Runtime {
             return (Err(failure), Usage::default());
         };
         let yielded = Arc::new(std::sync::atomic::AtomicBool::new(false));
-        let mut store = self.new_store(limits, deadline, yielded.clone());
+        let secrets = request.secrets();
+        let mut store = self.new_store(limits, deadline, yielded.clone(), (grant, secrets));
         let store_ready = Instant::now();
         let mut instantiated = None;
         let call = async {
@@ -548,7 +581,9 @@ impl Runtime {
         };
         let deadline = Instant::now() + limits.deadline;
         let yielded = Arc::new(std::sync::atomic::AtomicBool::new(false));
-        let mut store = self.new_store(limits, deadline, yielded);
+        // Checking settings reaches nothing: a rule's outbound calls are for its hook calls.
+        let no_grant = Arc::new(Grant::default());
+        let mut store = self.new_store(limits, deadline, yielded, (&no_grant, Vec::new()));
         // The rule's log lines, if any, say which rule and what they are about.
         let span = tracing::info_span!("validate_settings", rule = &rule.sha256[..12]);
         let call = tracing::Instrument::instrument(
@@ -603,7 +638,7 @@ impl Runtime {
         std::thread::scope(|scope| {
             let checking = scope.spawn(|| {
                 let runtime = tokio::runtime::Builder::new_current_thread()
-                    .enable_time()
+                    .enable_all()
                     .build();
                 match runtime {
                     Ok(runtime) => runtime.block_on(self.validate_settings(rule, settings, limits)),
@@ -629,7 +664,9 @@ impl Runtime {
         limits: &Limits,
     ) -> wasmtime::Result<[Duration; 2]> {
         let yielded = Arc::new(std::sync::atomic::AtomicBool::new(false));
-        let mut store = self.new_store(limits, Instant::now() + limits.deadline, yielded);
+        let deadline = Instant::now() + limits.deadline;
+        let no_grant = Arc::new(Grant::default());
+        let mut store = self.new_store(limits, deadline, yielded, (&no_grant, Vec::new()));
         let instance = rule.pre.instantiate_async(&mut store).await?;
         let mut took = [Duration::ZERO; 2];
         for call in &mut took {

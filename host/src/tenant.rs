@@ -20,6 +20,7 @@ use crate::hook::shadow::{Shadow, Tally};
 use crate::hooks::HookType;
 use crate::okta::FailurePolicy;
 use crate::routing::RouteTable;
+use crate::runtime::outbound::Grant;
 use crate::runtime::{CompiledRule, Limits, Runtime};
 use crate::scheduler::{RouteUsage, Share};
 pub use auth::Authenticator;
@@ -62,6 +63,8 @@ pub struct Route {
     /// Settings handed to the rule, as JSON text.
     pub settings: String,
     pub limits: Limits,
+    /// What the rule may reach over HTTP (nothing by default).
+    pub outbound: Arc<Grant>,
     pub on_failure: FailurePolicy,
     /// When this version of the rule (by content) started serving this route.
     pub loaded_at: SystemTime,
@@ -225,6 +228,7 @@ impl Route {
                 && old.request_type == route.request_type
                 && old.settings == route.settings
                 && old.limits == route.limits
+                && *old.outbound == route.outbound
                 && old.breaker.config() == route.circuit_breaker
         });
         // The shadow's tally and usage carry over while the same candidate runs with the same
@@ -259,6 +263,7 @@ impl Route {
             rule_name: rule_name(&route.rule),
             settings: route.settings.clone(),
             limits: route.limits.clone(),
+            outbound: Arc::new(route.outbound.clone()),
             on_failure: route.on_failure,
             loaded_at: unchanged_since.unwrap_or_else(SystemTime::now),
             usage: same_route.map_or_else(Default::default, |old| old.usage.clone()),

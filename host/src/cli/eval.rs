@@ -9,6 +9,7 @@
 
 use std::io::{IsTerminal, Read, Write};
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{Context, bail};
@@ -19,6 +20,7 @@ use crate::hook::{NotPreviewed, preview};
 use crate::hooks;
 use crate::okta::{Answer, HookCall};
 use crate::routing::RouteTable;
+use crate::runtime::outbound::{Grant, Origin};
 use crate::runtime::{Limits, Runtime, Usage};
 
 #[derive(Debug, Args)]
@@ -53,6 +55,10 @@ pub struct EvalArgs {
     /// always reported.
     #[arg(long)]
     fuel: Option<u64>,
+    /// Lets the rule reach this origin over HTTP, as a route's `allowed_outbound_hosts` does
+    /// (`https://host[:port]`, `http://127.0.0.1:port`); repeatable, added to the route's.
+    #[arg(long = "allow-outbound-host", value_name = "ORIGIN")]
+    allowed_outbound_hosts: Vec<String>,
 }
 
 pub async fn eval(args: EvalArgs) -> anyhow::Result<()> {
@@ -84,6 +90,17 @@ pub async fn eval(args: EvalArgs) -> anyhow::Result<()> {
         ..route_limits
     };
     let policy = route.as_ref().map(|r| r.on_failure);
+    let mut outbound = route
+        .as_ref()
+        .map_or_else(Grant::default, |r| r.outbound.clone());
+    for host in &args.allowed_outbound_hosts {
+        let origin =
+            Origin::parse(host).map_err(|m| anyhow::anyhow!("--allow-outbound-host: {m}"))?;
+        if !outbound.origins.contains(&origin) {
+            outbound.origins.push(origin);
+        }
+    }
+    let outbound = Arc::new(outbound);
 
     let runtime = Runtime::new(crate::config::default_cache_dir().as_deref())?.with_precise_fuel();
     let rule = runtime.load(&rule_path, limits.max_module_bytes)?;
@@ -95,14 +112,15 @@ pub async fn eval(args: EvalArgs) -> anyhow::Result<()> {
         );
     }
     let event_type = rule.hook.event_type();
-    let (outcome, usage) = match preview(&runtime, &rule, &body, &settings, &limits).await {
-        Ok(evaluated) => evaluated,
-        Err(NotPreviewed::Unrouted(unrouted)) => {
-            eprintln!("{}", NotPreviewed::Unrouted(unrouted));
-            return print_answer(hooks::failure_answer(event_type, policy), None);
-        }
-        Err(other) => return Err(other.into()),
-    };
+    let (outcome, usage) =
+        match preview(&runtime, &rule, &body, (&settings, &limits, &outbound)).await {
+            Ok(evaluated) => evaluated,
+            Err(NotPreviewed::Unrouted(unrouted)) => {
+                eprintln!("{}", NotPreviewed::Unrouted(unrouted));
+                return print_answer(hooks::failure_answer(event_type, policy), None);
+            }
+            Err(other) => return Err(other.into()),
+        };
     let usage = describe(&usage);
     match outcome {
         Ok(answer) => print_answer(answer, Some(usage)),

@@ -8,6 +8,7 @@
 
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
@@ -15,6 +16,7 @@ use clap::Args;
 
 use crate::cases::{CaseFile, Observed, differences};
 use crate::hook::{NotPreviewed, preview};
+use crate::runtime::outbound::Grant;
 use crate::runtime::{CompiledRule, Limits, Runtime};
 
 #[derive(Debug, Args)]
@@ -122,7 +124,9 @@ async fn run(
         };
         return (observed, started.elapsed());
     }
-    let observed = match preview(runtime, rule, request, settings, limits).await {
+    // Cases run offline: a rule's outbound requests are refused, as on a route without a grant.
+    let no_grant = Arc::new(Grant::default());
+    let observed = match preview(runtime, rule, request, (settings, limits, &no_grant)).await {
         Ok((outcome, _usage)) => outcome.into(),
         Err(not_previewed) => Observed::Failure {
             kind: match not_previewed {

@@ -10,7 +10,9 @@
 //! - all shadow evaluations share one CPU share of weight 1 in the scheduler, so when the
 //!   machine is busy they get a small slice beside the tenants, never a tenant's share, and a
 //!   shadow that loops to its deadline is charged to that share alone;
-//! - their failures do not feed the route's circuit breaker.
+//! - their failures do not feed the route's circuit breaker;
+//! - they reach no network, whatever the route grants: a shadow's requests would repeat the
+//!   live rule's side effects (a second text message), so each is refused.
 //!
 //! Each comparison is counted (`agree`, `diverge`, `failed`, `skipped`), and each divergence
 //! is logged with the call's eventId and both answers' kinds, never a body: bodies carry
@@ -25,6 +27,7 @@ use tokio::sync::Semaphore;
 use super::{Job, evaluate};
 use crate::hooks::HookType;
 use crate::okta::{Answer, HookCall};
+use crate::runtime::outbound::Grant;
 use crate::runtime::{CompiledRule, Limits, Runtime};
 use crate::scheduler::{RouteUsage, Share};
 
@@ -127,6 +130,7 @@ impl Comparison {
             rule: &shadow.rule,
             settings: &shadow.settings,
             limits: &self.limits,
+            outbound: &Arc::new(Grant::default()),
             share,
             usage: &shadow.usage,
         };

@@ -1,5 +1,6 @@
-//! Per-request store state: what a guest is given (an empty WASI context, a logger) and the limits
-//! it runs under (memory cap, log budget).
+//! Per-request store state: what a guest is given (an empty WASI context, a logger, outbound HTTP
+//! as far as its route grants it) and the limits it runs under (memory cap, log budget), and the
+//! secrets of the call (a password, a one-time code) masked in everything the guest writes.
 //!
 //! A fresh `Sandbox` is created for every evaluation and dropped with its store, so nothing a guest
 //! does survives into the next request.
@@ -7,8 +8,10 @@
 use wasmtime::ResourceLimiter;
 use wasmtime::component::ResourceTable;
 use wasmtime_wasi::{WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
+use wasmtime_wasi_http::{WasiHttpCtx, WasiHttpCtxView, WasiHttpView};
 
 use super::bindings::{Level, log, types};
+use super::outbound::CallOutbound;
 use super::stderr::CappedPipe;
 use crate::untrusted::GuestText;
 
@@ -28,10 +31,18 @@ const MAX_RANDOM_BYTES: u64 = 64 << 10;
 /// memory outside the linear-memory cap; wasmtime's default allows a million.
 const MAX_RESOURCES: usize = 10_000;
 
+/// What replaces a secret of the call in guest text.
+pub const REDACTED: &str = "[redacted]";
+
 /// The data of one evaluation's `Store`.
 pub struct Sandbox {
     wasi: WasiCtx,
     table: ResourceTable,
+    http: WasiHttpCtx,
+    /// The route's outbound grant and what is left of the call's budget.
+    outbound: CallOutbound,
+    /// Values of the request no guest text may repeat (see [`crate::hooks::Request::secrets`]).
+    secrets: Vec<String>,
     /// What the guest wrote to stderr (a Rust panic message, typically), for the failure log.
     stderr: CappedPipe,
     /// Largest linear memory the guest may grow to, in bytes.
@@ -50,11 +61,17 @@ pub struct Sandbox {
 }
 
 impl Sandbox {
-    pub fn new(max_memory_bytes: usize, log_budget: usize) -> Self {
+    pub fn new(
+        max_memory_bytes: usize,
+        log_budget: usize,
+        outbound: CallOutbound,
+        secrets: Vec<String>,
+    ) -> Self {
         // The WASI context grants nothing: no preopened directories, no environment, no
         // arguments, stdin closed and stdout/stderr discarded, and no network (TCP, UDP and name
         // lookup refused). Rust guests built against `std` still import these interfaces, which
-        // is why WASI is linked at all. Clocks and random numbers are available (a rule may stamp
+        // is why WASI is linked at all. HTTP requests are the one way out, and only to what the
+        // route grants (`runtime/outbound.rs`). Clocks and random numbers are available (a rule may stamp
         // or sample; neither lets it reach anything outside the sandbox). Stderr is kept in a
         // small buffer so that a failure's log line can say why the guest trapped.
         let stderr = CappedPipe::new(STDERR_BYTES);
@@ -70,6 +87,9 @@ impl Sandbox {
         Sandbox {
             wasi,
             table,
+            http: WasiHttpCtx::new(),
+            outbound,
+            secrets: secrets.into_iter().filter(|s| !s.is_empty()).collect(),
             stderr,
             max_memory_bytes,
             memory_cap_hit: false,
@@ -86,11 +106,42 @@ impl Sandbox {
         self.guest_text(&crate::untrusted::one_line(&text))
     }
 
-    /// `text` escaped and capped at what is left of the log budget, which it then uses up.
+    /// `text` with the call's secrets masked, escaped and capped at what is left of the log
+    /// budget, which it then uses up.
     pub fn guest_text(&mut self, text: &str) -> GuestText {
-        let text = GuestText::new(text, self.log_budget);
+        let text = GuestText::new(&self.redact(text), self.log_budget);
         self.log_budget = self.log_budget.saturating_sub(text.len());
         text
+    }
+
+    /// `text` with every occurrence of a secret of the call replaced by [`REDACTED`].
+    pub fn redact<'a>(&self, text: &'a str) -> std::borrow::Cow<'a, str> {
+        redact(text, &self.secrets)
+    }
+}
+
+/// `text` with every occurrence of each of `secrets` replaced by [`REDACTED`] (longest first, so
+/// that a secret containing another is masked whole).
+pub fn redact<'a>(text: &'a str, secrets: &[String]) -> std::borrow::Cow<'a, str> {
+    if !secrets.iter().any(|secret| text.contains(secret.as_str())) {
+        return std::borrow::Cow::Borrowed(text);
+    }
+    let mut secrets: Vec<&String> = secrets.iter().collect();
+    secrets.sort_by_key(|secret| std::cmp::Reverse(secret.len()));
+    let mut text = text.to_owned();
+    for secret in secrets {
+        text = text.replace(secret.as_str(), REDACTED);
+    }
+    std::borrow::Cow::Owned(text)
+}
+
+impl WasiHttpView for Sandbox {
+    fn http(&mut self) -> WasiHttpCtxView<'_> {
+        WasiHttpCtxView {
+            ctx: &mut self.http,
+            table: &mut self.table,
+            hooks: &mut self.outbound,
+        }
     }
 }
 
