@@ -32,6 +32,7 @@
 //! - [`saml`]: the SAML assertion hook (`com.okta.saml.tokens.transform`).
 //! - [`types`]: shapes every hook shares (profile attributes, sessions, patch operations, errors).
 //! - [`log`]: structured logging into the server's log, tagged with the request.
+//! - `http`: outbound HTTP requests, on routes that grant them (WebAssembly builds only).
 //! - [`ProfileExt`]: read helpers on profile attribute lists (values are JSON).
 //!
 //! The bindings are generated from the WIT package in `wit/` at build time; it is the single source
@@ -46,6 +47,8 @@
 #[cfg(doctest)]
 pub struct ReadmeExample;
 
+#[cfg(target_arch = "wasm32")]
+pub mod http;
 mod profile;
 pub mod registration;
 pub mod saml;

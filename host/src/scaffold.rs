@@ -68,6 +68,10 @@ const RUST_SDK: &[(&str, &str)] = &[
         "sdk/src/shared.rs",
         include_str!("../../guest-sdk/src/shared.rs"),
     ),
+    (
+        "sdk/src/http.rs",
+        include_str!("../../guest-sdk/src/http.rs"),
+    ),
     ("sdk/Cargo.toml", include_str!("scaffold/sdk-Cargo.toml.in")),
 ];
 

@@ -422,6 +422,10 @@ async fn send(
         Limited::new(body, max_response_bytes)
             .map_err(move |error| {
                 if error.is::<http_body_util::LengthLimitError>() {
+                    tracing::warn!(
+                        limit = max_response_bytes,
+                        "outbound response cut off: larger than limits.max_outbound_response_kb"
+                    );
                     HttpError::HttpResponseBodySize(Some(max_response_bytes as u64))
                 } else {
                     HttpError::HttpResponseIncomplete
