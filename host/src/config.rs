@@ -639,18 +639,12 @@ fn validate_outbound(
     credentials: Vec<raw::OutboundCredential>,
     base: &Path,
 ) -> Result<Grant, Invalid> {
-    let mut origins = Vec::new();
+    let mut grant = Grant::default();
     for (i, host) in hosts.iter().enumerate() {
         let origin =
             Origin::parse(host).map_err(|m| (format!("allowed_outbound_hosts[{i}]"), m))?;
-        if !origins.contains(&origin) {
-            origins.push(origin);
-        }
+        grant.allow(origin);
     }
-    let mut grant = Grant {
-        origins,
-        credentials: Vec::new(),
-    };
     for (i, credential) in credentials.into_iter().enumerate() {
         let key = |field: &str| format!("outbound_credentials[{i}].{field}");
         let origin = Origin::parse(&credential.host).map_err(|m| (key("host"), m))?;
@@ -997,6 +991,63 @@ mod tests {
 
     fn message(toml: &str) -> String {
         load(toml).unwrap_err().to_string()
+    }
+
+    #[test]
+    fn outbound_grants_and_credentials_are_read_and_checked() {
+        let origin = "https://sms.example.net";
+        let grant = |credential: &str| {
+            route(&format!(
+                "allowed_outbound_hosts = [\"{origin}\", \"{origin}:443\"]\n\
+                 outbound_credentials = [{{ host = \"{origin}\", header = \"authorization\", {credential} }}]"
+            ))
+        };
+        let config = load(&grant("prefix = \"Bearer \", from_env = \"PATH\"")).unwrap();
+        let outbound = &config.tenants[0].routes[0].outbound;
+        assert_eq!(
+            outbound.origins.len(),
+            1,
+            "the same origin twice is one grant"
+        );
+        let path = std::env::var("PATH").unwrap();
+        let value = outbound.credentials[0].value.to_str().unwrap();
+        assert_eq!(value, format!("Bearer {path}"));
+        assert!(outbound.credentials[0].value.is_sensitive());
+        assert_eq!(
+            load(&route("")).unwrap().tenants[0].routes[0].outbound,
+            Grant::default()
+        );
+
+        for (credential, why) in [
+            (
+                "from_env = \"WASMHOOK_TEST_UNSET_VARIABLE\"",
+                "`WASMHOOK_TEST_UNSET_VARIABLE` is not set",
+            ),
+            (
+                "from_file = \"no-such-file\"",
+                "outbound_credentials[0].from_file: cannot read",
+            ),
+            ("", "give exactly one of `from_env` and `from_file`"),
+            ("from_env = \"PATH\", from_file = \"x\"", "give exactly one"),
+        ] {
+            let message = message(&grant(credential));
+            assert!(message.contains(why), "{credential}: {message}");
+            assert!(!message.contains(&path), "the value in: {message}");
+        }
+        let other_host = route(
+            "allowed_outbound_hosts = [\"https://a.example.net\"]\n\
+             outbound_credentials = [{ host = \"https://b.example.net\", header = \"x-key\", from_env = \"PATH\" }]",
+        );
+        assert!(
+            message(&other_host)
+                .contains("`https://b.example.net` is not in `allowed_outbound_hosts`")
+        );
+        let host_header = grant("from_env = \"PATH\"").replace("\"authorization\"", "\"host\"");
+        assert!(message(&host_header).contains("`host` is set by the server itself"));
+        let limits = route("limits = { max_outbound_requests = 33 }");
+        assert!(
+            message(&limits).contains("limits.max_outbound_requests: must be between 0 and 32")
+        );
     }
 
     #[test]

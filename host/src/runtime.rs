@@ -638,7 +638,7 @@ impl Runtime {
         std::thread::scope(|scope| {
             let checking = scope.spawn(|| {
                 let runtime = tokio::runtime::Builder::new_current_thread()
-                    .enable_all()
+                    .enable_time()
                     .build();
                 match runtime {
                     Ok(runtime) => runtime.block_on(self.validate_settings(rule, settings, limits)),

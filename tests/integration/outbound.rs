@@ -6,7 +6,7 @@
 use std::time::{Duration, Instant};
 
 use crate::common::{
-    AUTH, SSR_OIE, ServeProcess, assert_fail_closed, fixture, rule, send, tenant_toml, text,
+    AUTH, Reply, SSR_OIE, ServeProcess, assert_fail_closed, fixture, rule, send, tenant_toml, text,
     wasmhook, write_config,
 };
 use crate::upstream::Upstream;
@@ -20,16 +20,21 @@ fn probe_server(urls: &[String], extra: &str) -> ServeProcess {
     ServeProcess::start(&config, "info")
 }
 
-/// Calls the probe once and returns what it saw for each URL.
-fn probe(server: &ServeProcess) -> Vec<String> {
+/// Sends one registration hook call to tenant `t`.
+fn call(server: &ServeProcess) -> Reply {
     let runtime = tokio::runtime::Runtime::new().unwrap();
-    let reply = runtime.block_on(send(
+    runtime.block_on(send(
         server.address,
         "POST",
         "/hooks/t",
         &[AUTH],
         SSR_OIE.into(),
-    ));
+    ))
+}
+
+/// Calls the probe once and returns what it saw for each URL.
+fn probe(server: &ServeProcess) -> Vec<String> {
+    let reply = call(server);
     assert_eq!(reply.status, 200, "{}", reply.body);
     let body: serde_json::Value = serde_json::from_str(&reply.body).unwrap();
     body["debugContext"]["results"]
@@ -134,15 +139,8 @@ fn a_slow_upstream_fails_the_call_by_its_deadline() {
         grant(&[upstream.origin()])
     );
     let server = probe_server(&[format!("{}/slow", upstream.origin())], &extra);
-    let runtime = tokio::runtime::Runtime::new().unwrap();
     let started = Instant::now();
-    let reply = runtime.block_on(send(
-        server.address,
-        "POST",
-        "/hooks/t",
-        &[AUTH],
-        SSR_OIE.into(),
-    ));
+    let reply = call(&server);
     let took = started.elapsed();
     assert_fail_closed(&reply);
     assert!(

@@ -96,9 +96,7 @@ pub async fn eval(args: EvalArgs) -> anyhow::Result<()> {
     for host in &args.allowed_outbound_hosts {
         let origin =
             Origin::parse(host).map_err(|m| anyhow::anyhow!("--allow-outbound-host: {m}"))?;
-        if !outbound.origins.contains(&origin) {
-            outbound.origins.push(origin);
-        }
+        outbound.allow(origin);
     }
     let outbound = Arc::new(outbound);
 

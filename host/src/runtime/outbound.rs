@@ -180,6 +180,13 @@ impl Grant {
     pub fn is_empty(&self) -> bool {
         self.origins.is_empty()
     }
+
+    /// Adds `origin` to what the rule may reach (once).
+    pub fn allow(&mut self, origin: Origin) {
+        if !self.origins.contains(&origin) {
+            self.origins.push(origin);
+        }
+    }
 }
 
 /// The process-wide HTTP client every rule's requests go through.
@@ -269,12 +276,10 @@ impl WasiHttpHooks for CallOutbound {
         _options: Option<RequestOptions>,
         _fut: Box<dyn Future<Output = Result<(), HttpError>> + Send>,
     ) -> Sent {
-        let span = tracing::Span::current();
         let origin = match self.admit(request.uri()) {
             Ok(origin) => origin,
             Err((reason, error)) => {
                 let host = request.uri().authority().map_or("", |a| a.as_str());
-                let _entered = span.enter();
                 tracing::warn!(host = %GuestText::new(host, 256), reason, "outbound request refused");
                 return Box::new(async move { Err(error) });
             }
@@ -313,7 +318,7 @@ impl WasiHttpHooks for CallOutbound {
                     Box::new(async { Ok(()) });
                 Ok((response, io))
             },
-            span,
+            tracing::Span::current(),
         ))
     }
 }
@@ -322,6 +327,8 @@ impl WasiHttpHooks for CallOutbound {
 enum Failed {
     RequestBodyTooLarge,
     RequestBody,
+    /// The URL the rule built is not one the client can send to.
+    InvalidUrl,
     /// The call's deadline had passed, or passed while waiting.
     Deadline,
     NonPublicAddress,
@@ -336,6 +343,7 @@ impl Failed {
                 format!("the request body is larger than {MAX_REQUEST_BODY_BYTES} bytes")
             }
             Failed::RequestBody => "the rule did not finish the request body".into(),
+            Failed::InvalidUrl => "the URL is not valid".into(),
             Failed::Deadline => "the call's deadline passed".into(),
             Failed::NonPublicAddress => {
                 "the host resolves to a non-public address (loopback, private, link-local, …); \
@@ -364,7 +372,8 @@ impl Failed {
             Failed::RequestBodyTooLarge => {
                 HttpError::HttpRequestBodySize(Some(MAX_REQUEST_BODY_BYTES as u64))
             }
-            Failed::RequestBody => HttpError::HttpRequestDenied,
+            Failed::RequestBody => HttpError::HttpProtocolError,
+            Failed::InvalidUrl => HttpError::HttpRequestUriInvalid,
             Failed::Deadline => HttpError::ConnectionTimeout,
             Failed::NonPublicAddress => HttpError::DestinationIpProhibited,
             Failed::Client(error) if error.is_timeout() => HttpError::ConnectionTimeout,
@@ -402,7 +411,7 @@ async fn send(
     for (name, value) in credentials {
         headers.insert(name, value);
     }
-    let url = reqwest::Url::parse(&parts.uri.to_string()).map_err(|_| Failed::RequestBody)?;
+    let url = reqwest::Url::parse(&parts.uri.to_string()).map_err(|_| Failed::InvalidUrl)?;
     let response = client
         .request(parts.method, url)
         .headers(headers)

@@ -207,3 +207,20 @@ impl log::Host for Sandbox {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_occurrence_of_a_secret_is_masked_longest_first() {
+        let secrets = ["Okta".to_owned(), "Okta123".to_owned()];
+        assert_eq!(
+            redact("password Okta123, then Okta again", &secrets),
+            "password [redacted], then [redacted] again"
+        );
+        let untouched = redact("nothing secret here", &secrets);
+        assert!(matches!(untouched, std::borrow::Cow::Borrowed(_)));
+        assert_eq!(redact("any text", &[]), "any text");
+    }
+}
