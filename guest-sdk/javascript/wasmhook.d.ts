@@ -421,6 +421,45 @@ export interface SamlHook {
 }
 
 // ---------------------------------------------------------------------------------------------
+// Password import hook (wit/password-import.wit, world `password-import-rule`, export `passwordImport`).
+
+/** What the user typed (`data.context.credential`). */
+export interface Credential {
+  /** The username, normally the login. */
+  username: string;
+  /** The plaintext password. Never log it, never put it in an answer. */
+  password: string;
+}
+
+/** A password import hook request, typed, plus everything else as raw JSON. */
+export interface PasswordImportRequest {
+  envelope: Envelope;
+  /** `data.context.request`. */
+  context: RequestContext;
+  credential: Credential;
+  /** This route's settings as JSON text (`{}` when none); `settings(request)` parses them. */
+  settings: Json;
+  /** The whole request body as Okta sent it (the password included), as JSON text. */
+  raw: Json;
+}
+
+/** `verified` (`VERIFIED`) or `unverified` (`UNVERIFIED`). */
+export type Verdict = 'verified' | 'unverified';
+
+/** A password import rule's answer; Okta takes no `error` for this hook. */
+export interface PasswordImportDecision {
+  verdict: Verdict;
+  /** A JSON object (as text) Okta copies into its System Log; dropped if it repeats the password. */
+  debugContext?: Json | undefined;
+}
+
+/** The object a password import rule exports as `passwordImport` (wrap it in `rule`). */
+export interface PasswordImportHook {
+  /** Decides on one call; throwing (or `fail`) is the rule's `err`: the answer is 204, Okta's `UNVERIFIED`. */
+  evaluate(request: PasswordImportRequest): PasswordImportDecision;
+}
+
+// ---------------------------------------------------------------------------------------------
 // Settings check (wit/settings.wit, every world, export `settings`).
 
 /** The object a rule may export as `settings`: `validateSettings` throws to refuse the settings. */
@@ -517,6 +556,15 @@ export function accessLifetime(decision: TokenDecision, seconds: number): TokenD
 export function identityLifetime(decision: TokenDecision, seconds: number): TokenDecision;
 
 // ---------------------------------------------------------------------------------------------
+// Password import helpers.
+
+/** `VERIFIED`: the password is right; Okta signs the user in and keeps it. */
+export function verified(): PasswordImportDecision;
+
+/** `UNVERIFIED`: the password is wrong (or the user unknown); the sign-in fails. */
+export function unverified(): PasswordImportDecision;
+
+// ---------------------------------------------------------------------------------------------
 // SAML helpers.
 
 /** `NameFormat` of an attribute whose name has no particular format. */
@@ -538,3 +586,35 @@ export function addAttribute(
 
 /** Adds (`'add'`) or replaces (`'replace'`) the member at `path` (a JSON Pointer under `/subject/`, `/authentication/`, `/conditions/` or `/claims/`) with `value`. */
 export function patchAssertion(decision: SamlDecision, op: 'add' | 'replace', path: string, value: JsonValue): SamlDecision;
+
+// ---------------------------------------------------------------------------------------------
+// Outbound HTTP (wit/http-client.wit), on the routes that grant it (`allowed_outbound_hosts`).
+
+/** The upstream's answer, its body read whole. */
+export interface HttpResponse {
+  /** The status code, e.g. `200`. */
+  status: number;
+  /** Header names (lower case) and values, in the order received. */
+  headers: [string, string][];
+  body: Uint8Array;
+  /** The first value of header `name` (case-insensitive), or undefined. */
+  header(name: string): string | undefined;
+  /** The body as UTF-8 text. */
+  text(): string;
+  /** The body as JSON. */
+  json(): any;
+}
+
+/** Outbound HTTP; each call throws when the request got no response, saying what to change when the server refused it. */
+export const http: {
+  /** Sends one request with `method` to `url` (`https://host[:port]/path?query`) and reads the whole response. */
+  request(
+    method: string,
+    url: string,
+    options?: { headers?: [string, string][] | undefined; body?: string | Uint8Array | undefined },
+  ): HttpResponse;
+  /** `GET url`. */
+  get(url: string, options?: { headers?: [string, string][] | undefined }): HttpResponse;
+  /** `POST url` with `value` as a JSON body. */
+  postJson(url: string, value: JsonValue, options?: { headers?: [string, string][] | undefined }): HttpResponse;
+};

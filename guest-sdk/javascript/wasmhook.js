@@ -13,6 +13,7 @@
 // than QuickJS's bare message (`not a function`).
 
 import { log as hostLog } from 'wasmhook:rule/log@0.1.0';
+import { send as hostSend } from 'wasmhook:rule/http-client@0.1.0';
 
 // Errors. QuickJS hands the server only an Error's `message`, and traps on a thrown value that is
 // not a string or an Error; `rule` turns both into one line that says what and where.
@@ -255,6 +256,19 @@ export function identityLifetime(decision, seconds) {
   return decision;
 }
 
+// Password import hook (`password-import-rule`). `request.credential.password` is the plaintext
+// password: never log it or put it in the answer.
+
+/** `VERIFIED`: the password is right; Okta signs the user in and keeps it. */
+export function verified() {
+  return { verdict: 'verified', debugContext: undefined };
+}
+
+/** `UNVERIFIED`: the password is wrong (or the user unknown); the sign-in fails. */
+export function unverified() {
+  return { verdict: 'unverified', debugContext: undefined };
+}
+
 // SAML assertion hook (`saml-rule`).
 
 /** `NameFormat` of an attribute whose name has no particular format. */
@@ -289,3 +303,67 @@ export function patchAssertion(decision, op, path, value) {
 export function log(message, level = 'info') {
   hostLog(level, message);
 }
+
+// Outbound HTTP, on the routes that grant it (`allowed_outbound_hosts`), over
+// `wasmhook:rule/http-client`: one blocking call per request. The server decides what a request
+// may reach (its grant, the call's deadline, the caps) and adds upstream API keys itself. QuickJS
+// has no TextEncoder/TextDecoder, so bodies are converted to and from UTF-8 here.
+
+function utf8Bytes(text) {
+  const binary = unescape(encodeURIComponent(text));
+  const bytes = new Uint8Array(binary.length);
+  for (let i = 0; i < binary.length; i++) bytes[i] = binary.charCodeAt(i);
+  return bytes;
+}
+
+function utf8Text(bytes) {
+  let binary = '';
+  for (let i = 0; i < bytes.length; i += 0x8000) {
+    binary += String.fromCharCode.apply(null, bytes.subarray(i, i + 0x8000));
+  }
+  try {
+    return decodeURIComponent(escape(binary));
+  } catch {
+    return binary;
+  }
+}
+
+/** Sends one request and reads the whole response: `{ status, headers, body, header(name), text(), json() }`. Throws when there is none, with a message that says what to change when the server refused it. */
+function request(method, url, { headers = [], body } = {}) {
+  const bytes = body == null ? new Uint8Array(0) : typeof body === 'string' ? utf8Bytes(body) : body;
+  let response;
+  try {
+    response = hostSend({ method: method.toUpperCase(), url, headers, body: bytes });
+  } catch (error) {
+    // jco throws a result's `err` as an error whose payload is the message.
+    throw new Error(typeof error?.payload === 'string' ? error.payload : String(error?.message ?? error));
+  }
+  const received = new Uint8Array(response.body);
+  return {
+    status: response.status,
+    headers: response.headers,
+    body: received,
+    header(name) {
+      const wanted = name.toLowerCase();
+      const found = response.headers.find(([n]) => n === wanted);
+      return found ? found[1] : undefined;
+    },
+    text() {
+      return utf8Text(received);
+    },
+    json() {
+      return JSON.parse(utf8Text(received));
+    },
+  };
+}
+
+/** Outbound HTTP: `http.get(url)`, `http.postJson(url, value)`, `http.request(method, url, { headers, body })`. */
+export const http = {
+  request,
+  get(url, options) {
+    return request('GET', url, options);
+  },
+  postJson(url, value, { headers = [] } = {}) {
+    return request('POST', url, { headers: [['content-type', 'application/json'], ...headers], body: JSON.stringify(value) });
+  },
+};

@@ -158,13 +158,16 @@ impl Request {
             .map_err(|()| Error("the request body was taken".into()))?;
         let pending =
             outgoing_handler::handle(request, options).map_err(|e| failed(&self.url, e))?;
-        write_body(body, &self.body)?;
+        // A request the server refuses fails at once, and so does writing its body: the
+        // response's error, which says why, comes first.
+        let written = write_body(body, &self.body);
         pending.subscribe().block();
         let response = match pending.get() {
             Some(Ok(Ok(response))) => response,
             Some(Ok(Err(error))) => return Err(failed(&self.url, error)),
             Some(Err(())) | None => return Err(Error("the response was already taken".into())),
         };
+        written?;
         let status = response.status();
         let headers = response.headers().entries();
         let body = response

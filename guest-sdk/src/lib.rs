@@ -30,6 +30,7 @@
 //! - [`registration`]: the registration hook (`com.okta.user.pre-registration`).
 //! - [`token`]: the token hook (`com.okta.oauth2.tokens.transform`).
 //! - [`saml`]: the SAML assertion hook (`com.okta.saml.tokens.transform`).
+//! - [`password_import`]: the password import hook (`com.okta.user.credential.password.import`).
 //! - [`types`]: shapes every hook shares (profile attributes, sessions, patch operations, errors).
 //! - [`log`]: structured logging into the server's log, tagged with the request.
 //! - `http`: outbound HTTP requests, on routes that grant them (WebAssembly builds only).
@@ -49,6 +50,7 @@ pub struct ReadmeExample;
 
 #[cfg(target_arch = "wasm32")]
 pub mod http;
+pub mod password_import;
 mod profile;
 pub mod registration;
 pub mod saml;
@@ -86,6 +88,15 @@ macro_rules! export_token_rule {
 macro_rules! export_saml_rule {
     ($rule:ty) => {
         $crate::__export_rule!($rule, saml, export_saml_bindings);
+    };
+}
+
+/// Exports a type implementing [`password_import::Rule`] as the component's password import hook
+/// (`wasmhook:rule/password-import`) and its settings check (`wasmhook:rule/settings`).
+#[macro_export]
+macro_rules! export_password_import_rule {
+    ($rule:ty) => {
+        $crate::__export_rule!($rule, password_import, export_password_import_bindings);
     };
 }
 

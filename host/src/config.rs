@@ -767,6 +767,12 @@ impl raw::Route {
             };
             return Err(("request_type".into(), message));
         }
+        if let Some(why) = self
+            .on_failure
+            .and_then(|policy| hook.refuses_policy(policy))
+        {
+            return Err(("on_failure".into(), why.into()));
+        }
         let settings = serde_json::to_string(&self.settings.unwrap_or_default())
             .map_err(|e| ("settings".to_owned(), e.to_string()))?;
         let shadow = match (self.shadow_rule, self.shadow_settings) {
@@ -1051,6 +1057,23 @@ mod tests {
     }
 
     #[test]
+    fn a_password_import_route_may_not_fail_open() {
+        let password = |extra: &str| {
+            route(extra).replace(REGISTRATION, crate::hooks::password_import::EVENT_TYPE)
+        };
+        let open = message(&password("on_failure = \"fail-open\""));
+        assert!(
+            open.contains("on_failure: a password import route fails closed only"),
+            "{open}"
+        );
+        let config = load(&password("")).unwrap();
+        assert_eq!(
+            config.tenants[0].routes[0].on_failure,
+            FailurePolicy::FailClosed
+        );
+    }
+
+    #[test]
     fn loads_tenant_with_defaults_and_resolves_rule_relative_to_the_file() {
         let config = load(&route("settings = { allowed_domains = [\"example.com\"] }")).unwrap();
         assert_eq!(config.listen.to_string(), DEFAULT_LISTEN);
@@ -1214,7 +1237,7 @@ mod tests {
                 "tenant `demo`: routes[0].request_type: `x` is not a registration",
             ),
             (
-                route("").replace(REGISTRATION, "com.okta.user.credential.password.import"),
+                route("").replace(REGISTRATION, "com.okta.example.unknown"),
                 "tenant `demo`: routes[0].event_type:",
             ),
             (

@@ -163,6 +163,7 @@ pub async fn evaluate(
         }
     };
     let asked = request.asked();
+    let secrets = request.secrets();
     let account = (job.share, job.usage);
     let (decision, usage) = runtime
         .evaluate(
@@ -175,7 +176,12 @@ pub async fn evaluate(
         )
         .await;
     let max_bytes = job.limits.max_response_bytes;
-    let answer = decision.and_then(|d| Ok(hooks::render(d, asked, max_bytes)?));
+    let answer = decision.and_then(|mut decision| {
+        if decision.withhold(&secrets) {
+            tracing::warn!("the rule's debugContext repeats a secret of the call: not sent");
+        }
+        Ok(hooks::render(decision, asked, max_bytes)?)
+    });
     (answer, usage)
 }
 

@@ -8,6 +8,7 @@
 //! and its line in [`HookType::ALL`] and the `match`es below, its bindings in `runtime/bindings.rs`,
 //! and an SDK module per language.
 
+pub mod password_import;
 pub mod registration;
 pub mod saml;
 pub mod token;
@@ -22,11 +23,17 @@ pub enum HookType {
     Registration,
     Token,
     Saml,
+    PasswordImport,
 }
 
 impl HookType {
     /// Every hook type, in the order the documentation lists them.
-    pub const ALL: [HookType; 3] = [HookType::Registration, HookType::Token, HookType::Saml];
+    pub const ALL: [HookType; 4] = [
+        HookType::Registration,
+        HookType::Token,
+        HookType::Saml,
+        HookType::PasswordImport,
+    ];
 
     /// The `eventType` Okta sends for this hook.
     pub fn event_type(self) -> &'static str {
@@ -34,6 +41,7 @@ impl HookType {
             HookType::Registration => registration::EVENT_TYPE,
             HookType::Token => token::EVENT_TYPE,
             HookType::Saml => saml::EVENT_TYPE,
+            HookType::PasswordImport => password_import::EVENT_TYPE,
         }
     }
 
@@ -51,6 +59,7 @@ impl HookType {
             HookType::Registration => "registration",
             HookType::Token => "token",
             HookType::Saml => "saml",
+            HookType::PasswordImport => "password-import",
         }
     }
 
@@ -58,16 +67,28 @@ impl HookType {
     pub fn request_types(self) -> &'static [&'static str] {
         match self {
             HookType::Registration => registration::REQUEST_TYPES,
-            HookType::Token | HookType::Saml => &[],
+            HookType::Token | HookType::Saml | HookType::PasswordImport => &[],
         }
     }
 
     /// What Okta itself does when this hook fails: registration fails closed (the registration
-    /// is denied), token and SAML fail open (the token or assertion is issued unchanged).
+    /// is denied), token and SAML fail open (the token or assertion is issued unchanged), password
+    /// import fails closed (the password is not verified).
     pub fn default_policy(self) -> FailurePolicy {
         match self {
-            HookType::Registration => FailurePolicy::FailClosed,
+            HookType::Registration | HookType::PasswordImport => FailurePolicy::FailClosed,
             HookType::Token | HookType::Saml => FailurePolicy::FailOpen,
+        }
+    }
+
+    /// Why a route of this hook may not have `policy`, if it may not: failing open on a password
+    /// import would verify any password.
+    pub fn refuses_policy(self, policy: FailurePolicy) -> Option<&'static str> {
+        match (self, policy) {
+            (HookType::PasswordImport, FailurePolicy::FailOpen) => Some(
+                "a password import route fails closed only: failing open would verify any password",
+            ),
+            _ => None,
         }
     }
 
@@ -78,6 +99,7 @@ impl HookType {
             HookType::Registration => registration::failure_answer(policy),
             HookType::Token => token::failure_answer(policy),
             HookType::Saml => saml::failure_answer(policy),
+            HookType::PasswordImport => password_import::failure_answer(),
         }
     }
 
@@ -110,6 +132,9 @@ impl HookType {
             }
             HookType::Token => Request::Token(token::request(call, settings)),
             HookType::Saml => Request::Saml(saml::request(call, settings)),
+            HookType::PasswordImport => {
+                Request::PasswordImport(password_import::request(call, settings))
+            }
         })
     }
 }
@@ -137,6 +162,7 @@ pub enum Request {
     Registration(registration::Request),
     Token(token::Request),
     Saml(saml::Request),
+    PasswordImport(password_import::Request),
 }
 
 /// A rule's decision, of its hook type.
@@ -145,6 +171,7 @@ pub enum Decision {
     Registration(registration::Decision),
     Token(token::Decision),
     Saml(saml::Decision),
+    PasswordImport(password_import::Decision),
 }
 
 /// What a request asked for that its decision is checked against: the registration flow, the
@@ -154,6 +181,7 @@ pub enum Asked {
     Registration(registration::Flow),
     Token(token::Tokens),
     Saml,
+    PasswordImport,
 }
 
 impl Request {
@@ -162,6 +190,7 @@ impl Request {
             Request::Registration(_) => HookType::Registration,
             Request::Token(_) => HookType::Token,
             Request::Saml(_) => HookType::Saml,
+            Request::PasswordImport(_) => HookType::PasswordImport,
         }
     }
 
@@ -171,6 +200,7 @@ impl Request {
     pub fn secrets(&self) -> Vec<String> {
         match self {
             Request::Registration(_) | Request::Token(_) | Request::Saml(_) => Vec::new(),
+            Request::PasswordImport(request) => request.secrets(),
         }
     }
 
@@ -179,6 +209,20 @@ impl Request {
             Request::Registration(request) => Asked::Registration(request.flow),
             Request::Token(request) => Asked::Token(request.tokens()),
             Request::Saml(_) => Asked::Saml,
+            Request::PasswordImport(_) => Asked::PasswordImport,
+        }
+    }
+}
+
+impl Decision {
+    /// Drops what the decision would send to Okta that repeats one of the call's `secrets`, where
+    /// the rule's answer can carry free text (a password import's `debugContext`); returns whether
+    /// anything was dropped. The sandbox masks secrets in what the rule logs; this keeps them out
+    /// of Okta's System Log.
+    pub fn withhold(&mut self, secrets: &[String]) -> bool {
+        match self {
+            Decision::PasswordImport(decision) => decision.withhold(secrets),
+            Decision::Registration(_) | Decision::Token(_) | Decision::Saml(_) => false,
         }
     }
 }
@@ -192,6 +236,9 @@ pub fn render(decision: Decision, asked: Asked, max_bytes: usize) -> Result<Answ
         }
         (Decision::Token(d), Asked::Token(tokens)) => token::render(d, tokens, max_bytes),
         (Decision::Saml(d), Asked::Saml) => saml::render(d, max_bytes),
+        (Decision::PasswordImport(d), Asked::PasswordImport) => {
+            password_import::render(d, max_bytes)
+        }
         _ => Err(Refusal::Invalid(
             "the decision is for another hook type than the call".into(),
         )),
@@ -211,13 +258,15 @@ mod tests {
         for hook in HookType::ALL {
             assert_eq!(HookType::of_event_type(hook.event_type()), Some(hook));
         }
-        assert_eq!(
-            HookType::of_event_type("com.okta.user.credential.password.import"),
-            None
-        );
-        // Fail-closed means something different for each hook; it is never a silent 204.
+        assert_eq!(HookType::of_event_type("com.okta.example.unknown"), None);
+        // Fail-closed means something different for each hook; it is never a silent 204, except
+        // for password import, where 204 is Okta's own `UNVERIFIED`.
         for hook in HookType::ALL {
             let closed = hook.failure_answer(FailurePolicy::FailClosed);
+            if hook == HookType::PasswordImport {
+                assert_eq!(closed, Answer::NoChange);
+                continue;
+            }
             assert_eq!(closed.label(), "deny", "{hook}");
             assert!(closed.body().unwrap().contains("errorSummary"), "{hook}");
             assert_eq!(
@@ -234,6 +283,22 @@ mod tests {
     }
 
     #[test]
+    fn a_password_import_never_verifies_on_failure() {
+        let hook = HookType::PasswordImport;
+        assert_eq!(hook.default_policy(), FailurePolicy::FailClosed);
+        assert!(hook.refuses_policy(FailurePolicy::FailOpen).is_some());
+        assert!(hook.refuses_policy(FailurePolicy::FailClosed).is_none());
+        // Even if a fail-open route existed, its answer would not verify.
+        assert_eq!(
+            hook.failure_answer(FailurePolicy::FailOpen),
+            Answer::NoChange
+        );
+        for hook in [HookType::Registration, HookType::Token, HookType::Saml] {
+            assert!(hook.refuses_policy(FailurePolicy::FailOpen).is_none());
+        }
+    }
+
+    #[test]
     fn the_failure_answer_takes_the_routes_policy_over_the_hooks_default() {
         let token = token::EVENT_TYPE;
         assert_eq!(failure_answer(token, None), Answer::NoChange);
@@ -246,7 +311,7 @@ mod tests {
             "deny"
         );
         assert_eq!(
-            failure_answer("com.okta.user.credential.password.import", None),
+            failure_answer("com.okta.example.unknown", None),
             Answer::NoChange
         );
     }

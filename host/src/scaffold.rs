@@ -43,7 +43,15 @@ const WIT: &[(&str, &str)] = &[
     ),
     ("wit/token.wit", include_str!("../../wit/token.wit")),
     ("wit/saml.wit", include_str!("../../wit/saml.wit")),
+    (
+        "wit/password-import.wit",
+        include_str!("../../wit/password-import.wit"),
+    ),
     ("wit/settings.wit", include_str!("../../wit/settings.wit")),
+    (
+        "wit/http-client.wit",
+        include_str!("../../wit/http-client.wit"),
+    ),
 ];
 
 const RUST_SDK: &[(&str, &str)] = &[
@@ -63,6 +71,10 @@ const RUST_SDK: &[(&str, &str)] = &[
     (
         "sdk/src/saml.rs",
         include_str!("../../guest-sdk/src/saml.rs"),
+    ),
+    (
+        "sdk/src/password_import.rs",
+        include_str!("../../guest-sdk/src/password_import.rs"),
     ),
     (
         "sdk/src/shared.rs",
@@ -96,6 +108,14 @@ const PYTHON_SDK: &[(&str, &str)] = &[
         "sdk/wasmhook_saml.py",
         include_str!("../../guest-sdk/python/wasmhook_saml.py"),
     ),
+    (
+        "sdk/wasmhook_password_import.py",
+        include_str!("../../guest-sdk/python/wasmhook_password_import.py"),
+    ),
+    (
+        "sdk/wasmhook_http.py",
+        include_str!("../../guest-sdk/python/wasmhook_http.py"),
+    ),
     // Type stubs, for editors and type checkers; no rule imports them.
     (
         "sdk/wasmhook_sdk.pyi",
@@ -112,6 +132,14 @@ const PYTHON_SDK: &[(&str, &str)] = &[
     (
         "sdk/wasmhook_saml.pyi",
         include_str!("../../guest-sdk/python/wasmhook_saml.pyi"),
+    ),
+    (
+        "sdk/wasmhook_http.pyi",
+        include_str!("../../guest-sdk/python/wasmhook_http.pyi"),
+    ),
+    (
+        "sdk/wasmhook_password_import.pyi",
+        include_str!("../../guest-sdk/python/wasmhook_password_import.pyi"),
     ),
 ];
 
@@ -151,6 +179,8 @@ struct HookFiles {
     cases: &'static str,
     settings_toml: &'static str,
     settings_json: &'static str,
+    /// Route keys the README's config adds (the grant a rule that calls out needs).
+    route_toml: &'static str,
 }
 
 fn hook_files(hook: HookType) -> HookFiles {
@@ -163,6 +193,7 @@ fn hook_files(hook: HookType) -> HookFiles {
             cases: include_str!("scaffold/cases-registration.toml"),
             settings_toml: r#"{ allowed_domains = ["example.com"] }"#,
             settings_json: r#"{"allowed_domains":["example.com"]}"#,
+            route_toml: "",
         },
         HookType::Token => HookFiles {
             rust: include_str!("../../rules/token-claims/src/lib.rs"),
@@ -172,6 +203,7 @@ fn hook_files(hook: HookType) -> HookFiles {
             cases: include_str!("scaffold/cases-token.toml"),
             settings_toml: r#"{ access_claims = { tenant = "demo" } }"#,
             settings_json: r#"{"access_claims":{"tenant":"demo"}}"#,
+            route_toml: "",
         },
         HookType::Saml => HookFiles {
             rust: include_str!("../../rules/saml-attributes/src/lib.rs"),
@@ -181,6 +213,17 @@ fn hook_files(hook: HookType) -> HookFiles {
             cases: include_str!("scaffold/cases-saml.toml"),
             settings_toml: r#"{ attributes = { department = "Engineering" } }"#,
             settings_json: r#"{"attributes":{"department":"Engineering"}}"#,
+            route_toml: "",
+        },
+        HookType::PasswordImport => HookFiles {
+            rust: include_str!("../../rules/password-legacy-store/src/lib.rs"),
+            python: include_str!("../../rules/python/password-legacy-store/app.py"),
+            javascript: include_str!("../../rules/javascript/password-legacy-store/rule.js"),
+            request: include_str!("../../tests/fixtures/okta/password-import.json"),
+            cases: include_str!("scaffold/cases-password-import.toml"),
+            settings_toml: r#"{ verify_url = "https://legacy.example.com/v1/verify" }"#,
+            settings_json: r#"{"verify_url":"https://legacy.example.com/v1/verify"}"#,
+            route_toml: "\nallowed_outbound_hosts = [\"https://legacy.example.com\"]   # the store the rule asks",
         },
     }
 }
@@ -195,6 +238,7 @@ pub fn files(name: &str, language: Language, hook: HookType) -> Vec<(String, Str
             .replace("{{crate}}", &crate_name)
             .replace("{{world}}", &world)
             .replace("{{hook}}", hook.name())
+            .replace("{{hook_export}}", &export_name(hook))
             .replace("{{event_type}}", hook.event_type())
             .replace("{{language}}", language.name())
     };
@@ -249,7 +293,7 @@ pub fn files(name: &str, language: Language, hook: HookType) -> Vec<(String, Str
                         "new URL('../..', import.meta.url)",
                         "new URL('.', import.meta.url)",
                     )
-                    .replace("{{hook}}", hook.name())
+                    .replace("{{hook_export}}", &export_name(hook))
             };
             files.extend(
                 JAVASCRIPT_SDK
@@ -280,9 +324,26 @@ pub fn files(name: &str, language: Language, hook: HookType) -> Vec<(String, Str
         .replace("{{source}}", source)
         .replace("{{needs}}", needs)
         .replace("{{settings_toml}}", example.settings_toml)
-        .replace("{{settings_json}}", example.settings_json);
+        .replace("{{settings_json}}", example.settings_json)
+        .replace("{{route_toml}}", example.route_toml);
     files.push(("README.md".into(), readme, false));
     files
+}
+
+/// What JavaScript calls the hook's export: jco's lower camel case of the interface name
+/// (`password-import` → `passwordImport`).
+fn export_name(hook: HookType) -> String {
+    let mut words = hook.name().split('-');
+    let first = words.next().unwrap_or_default().to_owned();
+    words.fold(first, |name, word| {
+        let mut chars = word.chars();
+        let capital = chars.next().map(|c| c.to_ascii_uppercase());
+        format!(
+            "{name}{}{}",
+            capital.into_iter().collect::<String>(),
+            chars.as_str()
+        )
+    })
 }
 
 /// The example rules say where their twins in other languages live in this repository ("The
@@ -370,8 +431,10 @@ mod tests {
                         "{{crate}}",
                         "{{world}}",
                         "{{hook}}",
+                        "{{hook_export}}",
                         "{{needs}}",
                         "{{settings_toml}}",
+                        "{{route_toml}}",
                     ] {
                         assert!(
                             !text.contains(placeholder),

@@ -66,8 +66,13 @@ fn warm_compile_cache(target: &Path) {
     let cache = wasmhook::config::default_cache_dir();
     let runtime = wasmhook::runtime::Runtime::new(cache.as_deref()).expect("engine");
     let big = ["python", "javascript"].into_iter().flat_map(|language| {
-        ["email_domain", "token_claims", "saml_attributes"]
-            .map(|rule| format!("{language}/{rule}.wasm"))
+        [
+            "email_domain",
+            "token_claims",
+            "saml_attributes",
+            "password_legacy_store",
+        ]
+        .map(|rule| format!("{language}/{rule}.wasm"))
     });
     for rule in big {
         runtime
@@ -111,9 +116,21 @@ pub fn fixture(name: &str) -> String {
 /// A tenant `id` with the quickstart secret whose registration calls (every request type) go to
 /// `rule`, with `settings` as a TOML inline table and `extra` route keys.
 pub fn tenant_toml(id: &str, rule: &Path, settings: &str, extra: &str) -> String {
+    hook_tenant_toml(id, "com.okta.user.pre-registration", rule, settings, extra)
+}
+
+/// A tenant `id` with the quickstart secret whose `event_type` calls go to `rule`, with
+/// `settings` as a TOML inline table and `extra` route keys.
+pub fn hook_tenant_toml(
+    id: &str,
+    event_type: &str,
+    rule: &Path,
+    settings: &str,
+    extra: &str,
+) -> String {
     format!(
         "[tenants.{id}.auth]\ntype = \"header-secret\"\nheader = \"authorization\"\nsecrets = [\"{secret}\"]\n\
-         [[tenants.{id}.routes]]\nevent_type = \"com.okta.user.pre-registration\"\nrule = \"{rule}\"\n\
+         [[tenants.{id}.routes]]\nevent_type = \"{event_type}\"\nrule = \"{rule}\"\n\
          settings = {settings}\n{extra}\n",
         secret = AUTH.1,
         rule = rule.display(),
@@ -382,12 +399,14 @@ impl ServeProcess {
     /// Stops the server with SIGTERM, checks it exits 0, and returns its whole log.
     pub fn stop(mut self) -> String {
         self.signal("TERM");
-        assert!(
-            self.child.wait().unwrap().success(),
-            "serve exits 0 on SIGTERM"
-        );
+        let status = self.child.wait().unwrap();
         self.reader.take().unwrap().join().unwrap();
-        self.log().join("\n")
+        let log = self.log().join("\n");
+        assert!(
+            status.success(),
+            "serve exits 0 on SIGTERM, not {status}:\n{log}"
+        );
+        log
     }
 }
 

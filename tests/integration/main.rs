@@ -12,6 +12,7 @@ mod hook_types;
 mod languages;
 mod oauth;
 mod outbound;
+mod password_import;
 mod quickstart;
 mod reload;
 mod rule_failures;

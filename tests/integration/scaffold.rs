@@ -105,6 +105,11 @@ fn a_rust_saml_project_builds_and_passes_its_cases() {
 }
 
 #[test]
+fn a_rust_password_import_project_builds_and_passes_its_cases() {
+    new_build_and_check("rust", "password-import");
+}
+
+#[test]
 fn a_python_project_builds_and_passes_its_cases() {
     new_build_and_check("python", "registration");
 }

@@ -8,7 +8,7 @@
 use wasmtime::component::{Instance, InstancePre};
 use wasmtime::{AsContextMut, Store};
 
-use crate::hooks::{self, HookType, registration, saml, token};
+use crate::hooks::{self, HookType, password_import, registration, saml, token};
 use crate::okta;
 
 mod generated {
@@ -19,27 +19,33 @@ mod generated {
 
             world rules {
                 import wasmhook:rule/log@0.1.0;
+                import wasmhook:rule/http-client@0.1.0;
                 export wasmhook:rule/registration@0.1.0;
                 export wasmhook:rule/token@0.1.0;
                 export wasmhook:rule/saml@0.1.0;
+                export wasmhook:rule/password-import@0.1.0;
                 export wasmhook:rule/settings@0.1.0;
             }
         ",
         world: "rules",
+        imports: { "wasmhook:rule/http-client.send": async },
         exports: { default: async },
     });
 }
 
 use generated::exports::wasmhook::rule::{
-    registration as guest_registration, saml as guest_saml, settings as guest_settings,
-    token as guest_token,
+    password_import as guest_password_import, registration as guest_registration,
+    saml as guest_saml, settings as guest_settings, token as guest_token,
 };
-pub use generated::wasmhook::rule::log;
 pub use generated::wasmhook::rule::types::{self, Level};
+pub use generated::wasmhook::rule::{http_client, log};
 use types as guest;
 
-/// Adds the imports every rule may use (`wasmhook:rule/log`, `wasmhook:rule/types`) to `linker`.
-pub fn add_rule_imports_to_linker<T: log::Host + types::Host + Send + 'static>(
+/// Adds the imports every rule may use (`wasmhook:rule/log`, `wasmhook:rule/http-client`,
+/// `wasmhook:rule/types`) to `linker`.
+pub fn add_rule_imports_to_linker<
+    T: log::Host + http_client::Host + types::Host + Send + 'static,
+>(
     linker: &mut wasmtime::component::Linker<T>,
 ) -> wasmtime::Result<()> {
     generated::Rules::add_to_linker::<T, wasmtime::component::HasSelf<T>>(linker, |s| s)
@@ -51,6 +57,7 @@ pub enum Exports {
     Registration(guest_registration::GuestIndices),
     Token(guest_token::GuestIndices),
     Saml(guest_saml::GuestIndices),
+    PasswordImport(guest_password_import::GuestIndices),
 }
 
 impl Exports {
@@ -63,6 +70,9 @@ impl Exports {
                 .map(Exports::Registration),
             guest_token::GuestIndices::new(pre).ok().map(Exports::Token),
             guest_saml::GuestIndices::new(pre).ok().map(Exports::Saml),
+            guest_password_import::GuestIndices::new(pre)
+                .ok()
+                .map(Exports::PasswordImport),
         ]
         .into_iter()
         .flatten()
@@ -96,6 +106,7 @@ impl Exports {
             Exports::Registration(_) => HookType::Registration,
             Exports::Token(_) => HookType::Token,
             Exports::Saml(_) => HookType::Saml,
+            Exports::PasswordImport(_) => HookType::PasswordImport,
         }
     }
 
@@ -125,6 +136,12 @@ impl Exports {
                 let request = guest_saml::Request::from(request);
                 let decision = guest.call_evaluate(store, &request).await?;
                 Ok(decision.map(|d| hooks::Decision::Saml(d.into())))
+            }
+            (Exports::PasswordImport(indices), hooks::Request::PasswordImport(request)) => {
+                let guest = indices.load(store.as_context_mut(), instance)?;
+                let request = guest_password_import::Request::from(request);
+                let decision = guest.call_evaluate(store, &request).await?;
+                Ok(decision.map(|d| hooks::Decision::PasswordImport(d.into())))
             }
             (exports, request) => Err(wasmtime::format_err!(
                 "a {} rule was given a {} request",
@@ -482,6 +499,35 @@ impl From<guest_saml::Decision> for saml::Decision {
         saml::Decision {
             assertion_patch: patch(d.assertion_patch),
             error: d.error.map(Into::into),
+            debug_context: d.debug_context,
+        }
+    }
+}
+
+// Password import.
+
+impl From<password_import::Request> for guest_password_import::Request {
+    fn from(r: password_import::Request) -> Self {
+        guest_password_import::Request {
+            envelope: r.envelope.into(),
+            context: r.context.into(),
+            credential: guest_password_import::Credential {
+                username: r.credential.username,
+                password: r.credential.password,
+            },
+            settings: r.settings,
+            raw: r.raw,
+        }
+    }
+}
+
+impl From<guest_password_import::Decision> for password_import::Decision {
+    fn from(d: guest_password_import::Decision) -> Self {
+        password_import::Decision {
+            verdict: match d.verdict {
+                guest_password_import::Verdict::Verified => password_import::Verdict::Verified,
+                guest_password_import::Verdict::Unverified => password_import::Verdict::Unverified,
+            },
             debug_context: d.debug_context,
         }
     }

@@ -1,5 +1,6 @@
-//! Outbound HTTP (`wasi:http/outgoing-handler`): the one way a rule may reach another system, and
-//! only the systems its route grants.
+//! Outbound HTTP (`wasi:http/outgoing-handler`, and its one-call form `wasmhook:rule/http-client`
+//! for languages without a `wasi:http` client): the one way a rule may reach another system, and
+//! only the systems its route grants. Both go through [`CallOutbound`], so they are checked alike.
 //!
 //! Why a capability: password import asks a legacy store whether a password is right, telephony
 //! hands a one-time code to an SMS provider. A sandbox without network makes those hooks useless;
@@ -254,6 +255,88 @@ impl CallOutbound {
         }
         self.requests_left -= 1;
         Ok(origin)
+    }
+}
+
+/// A whole response, as `wasmhook:rule/http-client` returns it.
+pub struct WholeResponse {
+    pub status: u16,
+    pub headers: Vec<(String, String)>,
+    pub body: Vec<u8>,
+}
+
+impl CallOutbound {
+    /// Sends one request made through `wasmhook:rule/http-client` the way a `wasi:http` request
+    /// goes ([`WasiHttpHooks::send_request`]: the same grant, limits, credentials and log), and
+    /// reads the whole response. The error is the message the rule gets: what failed and, when
+    /// the server refused, what to change.
+    pub async fn send_whole(
+        &mut self,
+        method: String,
+        url: String,
+        headers: Vec<(String, String)>,
+        body: Vec<u8>,
+    ) -> Result<WholeResponse, String> {
+        let origin_of = |url: &str| {
+            let host = url.split_once("://").map_or(url, |(_, rest)| rest);
+            GuestText::new(host.split(['/', '?']).next().unwrap_or(""), 256).to_string()
+        };
+        let fail = |why: &str| format!("HTTP request to {} failed: {why}", origin_of(&url));
+        let mut request = http::Request::builder()
+            .method(method.as_str())
+            .uri(url.as_str());
+        for (name, value) in &headers {
+            request = request.header(name.as_str(), value.as_str());
+        }
+        let body = http_body_util::Full::new(Bytes::from(body))
+            .map_err(|never| match never {})
+            .boxed_unsync();
+        let request = request
+            .body(body)
+            .map_err(|_| fail("the method, URL or a header is not valid HTTP"))?;
+        let io = Box::new(async { Ok(()) });
+        let (response, _io) = Box::into_pin(self.send_request(request, None, io))
+            .await
+            .map_err(|error| fail(&refusal_text(&error)))?;
+        let (parts, body) = response.into_parts();
+        let body = body
+            .collect()
+            .await
+            .map_err(|error| fail(&refusal_text(&error)))?;
+        Ok(WholeResponse {
+            status: parts.status.as_u16(),
+            headers: parts
+                .headers
+                .iter()
+                .filter_map(|(name, value)| Some((name.to_string(), value.to_str().ok()?.into())))
+                .collect(),
+            body: body.to_bytes().to_vec(),
+        })
+    }
+}
+
+/// What a rule is told when a request got no response: what to change where the server decided
+/// (the same words as the Rust SDK's `http` module).
+fn refusal_text(error: &HttpError) -> String {
+    match error {
+        HttpError::HttpRequestDenied => {
+            "refused by the server: the route does not grant this origin (allowed_outbound_hosts)"
+                .into()
+        }
+        HttpError::ConnectionLimitReached => "refused by the server: the call has sent its most \
+             requests (limits.max_outbound_requests)"
+            .into(),
+        HttpError::DestinationIpProhibited => {
+            "refused by the server: the host resolves to a non-public address".into()
+        }
+        HttpError::HttpResponseBodySize(_) => "the response body could not be read in full: it \
+             is larger than the route allows (limits.max_outbound_response_kb), or the upstream \
+             cut it off"
+            .into(),
+        HttpError::ConnectionTimeout => "timed out (the call's deadline applies)".into(),
+        HttpError::HttpRequestUriInvalid => "the URL is not an http(s) URL with a host".into(),
+        HttpError::ConnectionRefused => "the upstream refused the connection".into(),
+        other => format!("{other:?}"),
     }
 }
 

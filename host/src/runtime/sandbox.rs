@@ -10,7 +10,7 @@ use wasmtime::component::ResourceTable;
 use wasmtime_wasi::{WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
 use wasmtime_wasi_http::{WasiHttpCtx, WasiHttpCtxView, WasiHttpView};
 
-use super::bindings::{Level, log, types};
+use super::bindings::{Level, http_client, log, types};
 use super::outbound::CallOutbound;
 use super::stderr::CappedPipe;
 use crate::untrusted::GuestText;
@@ -181,6 +181,23 @@ impl ResourceLimiter for Sandbox {
 }
 
 impl types::Host for Sandbox {}
+
+impl http_client::Host for Sandbox {
+    async fn send(
+        &mut self,
+        request: http_client::Request,
+    ) -> Result<http_client::Response, String> {
+        let response = self
+            .outbound
+            .send_whole(request.method, request.url, request.headers, request.body)
+            .await?;
+        Ok(http_client::Response {
+            status: response.status,
+            headers: response.headers,
+            body: response.body,
+        })
+    }
+}
 
 impl log::Host for Sandbox {
     fn log(&mut self, level: Level, message: String) {

@@ -4,5 +4,5 @@
 import * as rule from './rule.js';
 import { acceptAllSettings } from './sdk/wasmhook.js';
 
-export const {{hook}} = rule.{{hook}};
+export const {{hook_export}} = rule.{{hook_export}};
 export const settings = rule.settings ?? acceptAllSettings;
