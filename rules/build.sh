@@ -6,9 +6,9 @@
 #   C           target/c/<name>.wasm                       (zig cc, then ../guest-sdk/c/tool)
 # Bindings are generated from ../wit at build time. A non-Rust rule is rebuilt only when its
 # sources, its language's helpers or the WIT changed. Toolchains come from `make setup`.
-# A rule's folder name says its hook: `token-*`, `saml-*` and `password-*` (password import) are
-# built for those hooks' worlds, every other rule for registration (Rust rules name their hook
-# with the SDK's export macro).
+# A rule's folder name says its hook: `token-*`, `saml-*`, `password-*` (password import),
+# `telephony-*` and `user-import-*` are built for those hooks' worlds, every other rule for
+# registration (Rust rules name their hook with the SDK's export macro).
 set -euo pipefail
 cd "$(dirname "$0")"
 wit=../wit
@@ -27,6 +27,8 @@ world_of() {
     token-*) echo token-rule ;;
     saml-*) echo saml-rule ;;
     password-*) echo password-import-rule ;;
+    telephony-*) echo telephony-rule ;;
+    user-import-*) echo user-import-rule ;;
     *) echo registration-rule ;;
   esac
 }

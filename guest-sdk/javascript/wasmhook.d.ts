@@ -460,6 +460,136 @@ export interface PasswordImportHook {
 }
 
 // ---------------------------------------------------------------------------------------------
+// Telephony hook (wit/telephony.wit, world `telephony-rule`, export `telephony`).
+
+/** Why Okta sends a code (`requestType`). */
+export type TelephonyFlow = 'pre-enrollment' | 'mfa-verification' | 'account-unlock' | 'password-reset';
+
+/** The user the code is for (`data.userProfile`). */
+export interface TelephonyUserProfile {
+  userId?: string | undefined;
+  login?: string | undefined;
+  firstName?: string | undefined;
+  lastName?: string | undefined;
+}
+
+/** What to send, and where (`data.messageProfile`). */
+export interface MessageProfile {
+  phoneNumber: string;
+  /** `SMS` or `voice call`. */
+  deliveryChannel: string;
+  /** The one-time code. Never log it; send it only to the provider. */
+  otpCode: string;
+  /** The message Okta would send, the code included. */
+  msgTemplate: string;
+  otpExpires?: string | undefined;
+  locale?: string | undefined;
+}
+
+/** A telephony hook request, typed, plus everything else as raw JSON. */
+export interface TelephonyRequest {
+  envelope: Envelope;
+  flow: TelephonyFlow;
+  /** `data.context.request`. */
+  context: RequestContext;
+  userProfile: TelephonyUserProfile;
+  messageProfile: MessageProfile;
+  /** This route's settings as JSON text (`{}` when none); `settings(request)` parses them. */
+  settings: Json;
+  /** The whole request body as Okta sent it (the code included), as JSON text. */
+  raw: Json;
+}
+
+/** How the delivery went. */
+export type TelephonyStatus = 'successful' | 'pending' | 'failed';
+
+/** A telephony rule's answer: one `com.okta.telephony.action`. */
+export interface TelephonyDecision {
+  status: TelephonyStatus;
+  /** The provider's name; required. */
+  provider: string;
+  /** The provider's id of the message; required. */
+  transactionId: string;
+  transactionMetadata?: string | undefined;
+  /** A JSON object (as text) Okta copies into its System Log; dropped if it repeats the code. */
+  debugContext?: Json | undefined;
+}
+
+/** The object a telephony rule exports as `telephony` (wrap it in `rule`). */
+export interface TelephonyHook {
+  /** Sends the code; throwing (or `fail`) means it was not sent: Okta sends it through its own providers. */
+  evaluate(request: TelephonyRequest): TelephonyDecision;
+}
+
+// ---------------------------------------------------------------------------------------------
+// User import hook (wit/user-import.wit, world `user-import-rule`, export `userImport`).
+
+/** The app the user is imported from (`data.context.application`). */
+export interface ImportApplication {
+  id?: string | undefined;
+  name?: string | undefined;
+  label?: string | undefined;
+  status?: string | undefined;
+}
+
+/** The import job (`data.context.job`). */
+export interface ImportJob {
+  id?: string | undefined;
+  /** e.g. `import:users`. */
+  jobType?: string | undefined;
+}
+
+/** What Okta does with the imported user: `CREATE_USER` or `LINK_USER`. */
+export type ImportResult = 'create-user' | 'link-user';
+
+/** A user import hook request, typed, plus everything else as raw JSON. */
+export interface UserImportRequest {
+  envelope: Envelope;
+  application?: ImportApplication | undefined;
+  job?: ImportJob | undefined;
+  /** The attributes that conflict with an existing user, e.g. `login`. */
+  conflicts: string[];
+  /** The ids of the Okta users the import matched. */
+  matches: string[];
+  /** The match rules in force, e.g. `EMAIL`. */
+  policy: string[];
+  /** What Okta plans to do (`data.action.result`). */
+  planned?: ImportResult | undefined;
+  /** `data.appUser.profile`. */
+  appUserProfile: Profile;
+  /** `data.user.profile`. */
+  userProfile: Profile;
+  /** `data.user.id`: the matched Okta user, when there is one. */
+  userId?: string | undefined;
+  /** This route's settings as JSON text (`{}` when none); `settings(request)` parses them. */
+  settings: Json;
+  /** The whole request body as Okta sent it, as JSON text. */
+  raw: Json;
+}
+
+/** A user import rule's answer; nothing set means "no change" (204). */
+export interface UserImportDecision {
+  /** `com.okta.appUser.profile.update`. */
+  appUserProfileUpdate: Profile;
+  /** `com.okta.user.profile.update`. */
+  userProfileUpdate: Profile;
+  /** `com.okta.action.update` `{"result": …}`. */
+  action?: ImportResult | undefined;
+  /** `com.okta.user.update` `{"id": …}`: required with `link-user`, refused otherwise. */
+  linkUserId?: string | undefined;
+  /** Records this user's import as failed in Okta's System Log. */
+  error?: HookError | undefined;
+  /** A JSON object (as text) Okta copies into its System Log. Never put secrets or personal data here. */
+  debugContext?: Json | undefined;
+}
+
+/** The object a user import rule exports as `userImport` (wrap it in `rule`). */
+export interface UserImportHook {
+  /** Decides on one call; throwing (or `fail`) is the rule's `err`: the route's failure policy answers. */
+  evaluate(request: UserImportRequest): UserImportDecision;
+}
+
+// ---------------------------------------------------------------------------------------------
 // Settings check (wit/settings.wit, every world, export `settings`).
 
 /** The object a rule may export as `settings`: `validateSettings` throws to refuse the settings. */
@@ -563,6 +693,41 @@ export function verified(): PasswordImportDecision;
 
 /** `UNVERIFIED`: the password is wrong (or the user unknown); the sign-in fails. */
 export function unverified(): PasswordImportDecision;
+
+// ---------------------------------------------------------------------------------------------
+// Telephony helpers.
+
+/** Whether the code goes by voice call rather than SMS. */
+export function isVoiceCall(request: TelephonyRequest): boolean;
+
+/** How the delivery went: `provider` sent (or will send, or could not send) the message as `transactionId`. */
+export function sent(
+  status: TelephonyStatus,
+  provider: string,
+  transactionId: string,
+  options?: { metadata?: string | undefined; debugContext?: { readonly [key: string]: JsonValue } | undefined },
+): TelephonyDecision;
+
+// ---------------------------------------------------------------------------------------------
+// User import helpers.
+
+/** A user import decision that changes nothing (answered with 204); change it with the helpers below. */
+export function noImportChange(): UserImportDecision;
+
+/** Records this user's import as failed in Okta's System Log, with `summary`. */
+export function importError(summary: string): UserImportDecision;
+
+/** Sets attribute `name` of the Okta user to `value`. */
+export function updateUser(decision: UserImportDecision, name: string, value: JsonValue): UserImportDecision;
+
+/** Sets attribute `name` of the app user to `value`. */
+export function updateAppUser(decision: UserImportDecision, name: string, value: JsonValue): UserImportDecision;
+
+/** Links the app user to the existing Okta user `userId` (LINK_USER). */
+export function linkTo(decision: UserImportDecision, userId: string): UserImportDecision;
+
+/** Creates a new Okta user, whatever the matching found (CREATE_USER). */
+export function createUser(decision: UserImportDecision): UserImportDecision;
 
 // ---------------------------------------------------------------------------------------------
 // SAML helpers.

@@ -1,6 +1,7 @@
 // Helpers for wasmhook rules written in JavaScript and built with jco (componentize-js), for every
-// hook: shared ones first, then registration, token and SAML builders. A rule exports the object of
-// its hook (`registration`, `token` or `saml`) and is built for that hook's world; it may also
+// hook: shared ones first, then registration, token, password import, telephony, user import and
+// SAML builders, and outbound HTTP. A rule exports the object of its hook (`registration`, `token`,
+// `saml`, `passwordImport`, `telephony` or `userImport`) and is built for that hook's world; it may also
 // export `settings` (`{ validateSettings(settings) }`) to check its settings at load.
 //
 // The component's types come from wit/ when the rule is built (records are plain objects with
@@ -267,6 +268,70 @@ export function verified() {
 /** `UNVERIFIED`: the password is wrong (or the user unknown); the sign-in fails. */
 export function unverified() {
   return { verdict: 'unverified', debugContext: undefined };
+}
+
+// Telephony hook (`telephony-rule`). `request.messageProfile.otpCode` is the one-time code
+// (`msgTemplate` holds it too): never log it or put it in the answer.
+
+/** Whether the code goes by voice call rather than SMS. */
+export function isVoiceCall(request) {
+  return request.messageProfile.deliveryChannel.toLowerCase() === 'voice call';
+}
+
+/** How the delivery went: `status` is `'successful'`, `'pending'` or `'failed'`; `provider` sent it as `transactionId`. */
+export function sent(status, provider, transactionId, { metadata, debugContext } = {}) {
+  return {
+    status,
+    provider,
+    transactionId,
+    transactionMetadata: metadata,
+    debugContext: debugContext === undefined ? undefined : JSON.stringify(debugContext),
+  };
+}
+
+// User import hook (`user-import-rule`).
+
+/** A user import decision that changes nothing (answered with 204): the import goes on as Okta planned. */
+export function noImportChange() {
+  return {
+    appUserProfileUpdate: [],
+    userProfileUpdate: [],
+    action: undefined,
+    linkUserId: undefined,
+    error: undefined,
+    debugContext: undefined,
+  };
+}
+
+/** Records this user's import as failed in Okta's System Log, with `summary`. */
+export function importError(summary) {
+  return { ...noImportChange(), error: { errorSummary: summary, errorCauses: [] } };
+}
+
+/** Sets attribute `name` of the Okta user to `value` (any JSON value). */
+export function updateUser(decision, name, value) {
+  decision.userProfileUpdate.push({ name, value: JSON.stringify(value) });
+  return decision;
+}
+
+/** Sets attribute `name` of the app user to `value` (any JSON value). */
+export function updateAppUser(decision, name, value) {
+  decision.appUserProfileUpdate.push({ name, value: JSON.stringify(value) });
+  return decision;
+}
+
+/** Links the app user to the existing Okta user `userId` (LINK_USER). */
+export function linkTo(decision, userId) {
+  decision.action = 'link-user';
+  decision.linkUserId = userId;
+  return decision;
+}
+
+/** Creates a new Okta user, whatever the matching found (CREATE_USER). */
+export function createUser(decision) {
+  decision.action = 'create-user';
+  decision.linkUserId = undefined;
+  return decision;
 }
 
 // SAML assertion hook (`saml-rule`).

@@ -8,7 +8,7 @@ accepts every settings, so a rule written before the settings check existed buil
 """
 
 import app as _app
-from app import *  # noqa: F401,F403 (the rule's hook class: Registration, Token, Saml or PasswordImport)
+from app import *  # noqa: F401,F403 (the rule's hook class, e.g. Registration or UserImport)
 from wasmhook_shared import AcceptAllSettings
 
 Settings = getattr(_app, "Settings", AcceptAllSettings)

@@ -31,6 +31,8 @@
 //! - [`token`]: the token hook (`com.okta.oauth2.tokens.transform`).
 //! - [`saml`]: the SAML assertion hook (`com.okta.saml.tokens.transform`).
 //! - [`password_import`]: the password import hook (`com.okta.user.credential.password.import`).
+//! - [`telephony`]: the telephony hook (`com.okta.telephony.provider`).
+//! - [`user_import`]: the user import hook (`com.okta.import.transform`).
 //! - [`types`]: shapes every hook shares (profile attributes, sessions, patch operations, errors).
 //! - [`log`]: structured logging into the server's log, tagged with the request.
 //! - `http`: outbound HTTP requests, on routes that grant them (WebAssembly builds only).
@@ -56,7 +58,9 @@ pub mod registration;
 pub mod saml;
 #[doc(hidden)]
 pub mod shared;
+pub mod telephony;
 pub mod token;
+pub mod user_import;
 
 pub use profile::{ProfileExt, email_domain};
 /// The JSON library the SDK uses for settings and attribute values, re-exported for rules.
@@ -97,6 +101,24 @@ macro_rules! export_saml_rule {
 macro_rules! export_password_import_rule {
     ($rule:ty) => {
         $crate::__export_rule!($rule, password_import, export_password_import_bindings);
+    };
+}
+
+/// Exports a type implementing [`telephony::Rule`] as the component's telephony hook
+/// (`wasmhook:rule/telephony`) and its settings check (`wasmhook:rule/settings`).
+#[macro_export]
+macro_rules! export_telephony_rule {
+    ($rule:ty) => {
+        $crate::__export_rule!($rule, telephony, export_telephony_bindings);
+    };
+}
+
+/// Exports a type implementing [`user_import::Rule`] as the component's user import hook
+/// (`wasmhook:rule/user-import`) and its settings check (`wasmhook:rule/settings`).
+#[macro_export]
+macro_rules! export_user_import_rule {
+    ($rule:ty) => {
+        $crate::__export_rule!($rule, user_import, export_user_import_bindings);
     };
 }
 

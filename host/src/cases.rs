@@ -431,8 +431,12 @@ mod raw {
 mod tests {
     use super::*;
 
+    /// Loads `text` as a cases file in a folder of its own, beside a request: tests run at once,
+    /// and one must not read a request another is writing.
     fn load(text: &str, extension: &str) -> Result<CaseFile, CaseFileError> {
-        let dir = std::env::temp_dir().join(format!("wasmhook-cases-{}", std::process::id()));
+        static NEXT: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+        let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let dir = std::env::temp_dir().join(format!("wasmhook-cases-{}-{n}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
         std::fs::write(
             dir.join("request.json"),

@@ -178,7 +178,9 @@ pub async fn evaluate(
     let max_bytes = job.limits.max_response_bytes;
     let answer = decision.and_then(|mut decision| {
         if decision.withhold(&secrets) {
-            tracing::warn!("the rule's debugContext repeats a secret of the call: not sent");
+            tracing::warn!(
+                "the rule's answer repeats a secret of the call: masked, or its debugContext not sent"
+            );
         }
         Ok(hooks::render(decision, asked, max_bytes)?)
     });

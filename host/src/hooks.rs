@@ -11,7 +11,9 @@
 pub mod password_import;
 pub mod registration;
 pub mod saml;
+pub mod telephony;
 pub mod token;
+pub mod user_import;
 
 use crate::okta::{Answer, FailurePolicy, HookCall, Refusal};
 use crate::routing::Unrouted;
@@ -24,15 +26,19 @@ pub enum HookType {
     Token,
     Saml,
     PasswordImport,
+    Telephony,
+    UserImport,
 }
 
 impl HookType {
     /// Every hook type, in the order the documentation lists them.
-    pub const ALL: [HookType; 4] = [
+    pub const ALL: [HookType; 6] = [
         HookType::Registration,
         HookType::Token,
         HookType::Saml,
         HookType::PasswordImport,
+        HookType::Telephony,
+        HookType::UserImport,
     ];
 
     /// The `eventType` Okta sends for this hook.
@@ -42,6 +48,8 @@ impl HookType {
             HookType::Token => token::EVENT_TYPE,
             HookType::Saml => saml::EVENT_TYPE,
             HookType::PasswordImport => password_import::EVENT_TYPE,
+            HookType::Telephony => telephony::EVENT_TYPE,
+            HookType::UserImport => user_import::EVENT_TYPE,
         }
     }
 
@@ -60,6 +68,8 @@ impl HookType {
             HookType::Token => "token",
             HookType::Saml => "saml",
             HookType::PasswordImport => "password-import",
+            HookType::Telephony => "telephony",
+            HookType::UserImport => "user-import",
         }
     }
 
@@ -67,26 +77,35 @@ impl HookType {
     pub fn request_types(self) -> &'static [&'static str] {
         match self {
             HookType::Registration => registration::REQUEST_TYPES,
-            HookType::Token | HookType::Saml | HookType::PasswordImport => &[],
+            HookType::Telephony => telephony::REQUEST_TYPES,
+            HookType::Token | HookType::Saml | HookType::PasswordImport | HookType::UserImport => {
+                &[]
+            }
         }
     }
 
     /// What Okta itself does when this hook fails: registration fails closed (the registration
     /// is denied), token and SAML fail open (the token or assertion is issued unchanged), password
-    /// import fails closed (the password is not verified).
+    /// import fails closed (the password is not verified), telephony fails open (Okta sends the
+    /// code itself), user import fails open (the import goes on as planned).
     pub fn default_policy(self) -> FailurePolicy {
         match self {
             HookType::Registration | HookType::PasswordImport => FailurePolicy::FailClosed,
-            HookType::Token | HookType::Saml => FailurePolicy::FailOpen,
+            HookType::Token | HookType::Saml | HookType::Telephony | HookType::UserImport => {
+                FailurePolicy::FailOpen
+            }
         }
     }
 
     /// Why a route of this hook may not have `policy`, if it may not: failing open on a password
-    /// import would verify any password.
+    /// import would verify any password; a failed telephony call always lets Okta send the code.
     pub fn refuses_policy(self, policy: FailurePolicy) -> Option<&'static str> {
         match (self, policy) {
             (HookType::PasswordImport, FailurePolicy::FailOpen) => Some(
                 "a password import route fails closed only: failing open would verify any password",
+            ),
+            (HookType::Telephony, FailurePolicy::FailClosed) => Some(
+                "a telephony route fails open only: when the hook fails, Okta sends the code itself",
             ),
             _ => None,
         }
@@ -100,12 +119,14 @@ impl HookType {
             HookType::Token => token::failure_answer(policy),
             HookType::Saml => saml::failure_answer(policy),
             HookType::PasswordImport => password_import::failure_answer(),
+            HookType::Telephony => telephony::failure_answer(),
+            HookType::UserImport => user_import::failure_answer(policy),
         }
     }
 
     /// The request type `call` is routed by. For registration, Classic Engine sends none, which
-    /// is self-service registration, and an unknown or malformed one has no route. Hook types
-    /// without request types ignore the field.
+    /// is self-service registration; telephony calls always carry one. An unknown or malformed
+    /// one has no route. Hook types without request types ignore the field.
     pub fn routed_request_type(self, call: &HookCall) -> Result<Option<&str>, Unrouted> {
         if self.request_types().is_empty() {
             return Ok(None);
@@ -114,7 +135,10 @@ impl HookType {
             return Err(Unrouted::MalformedRequestType);
         }
         match call.envelope.request_type.as_deref() {
-            None => Ok(Some(registration::SELF_SERVICE_REGISTRATION)),
+            None if self == HookType::Registration => {
+                Ok(Some(registration::SELF_SERVICE_REGISTRATION))
+            }
+            None => Err(Unrouted::MissingRequestType),
             Some(known) if self.request_types().contains(&known) => Ok(Some(known)),
             Some(other) => Err(Unrouted::UnknownRequestType(GuestText::new(other, 64))),
         }
@@ -135,6 +159,14 @@ impl HookType {
             HookType::PasswordImport => {
                 Request::PasswordImport(password_import::request(call, settings))
             }
+            HookType::Telephony => {
+                let flow = self
+                    .routed_request_type(call)?
+                    .and_then(telephony::Flow::of)
+                    .ok_or(Unrouted::NoRoute)?;
+                Request::Telephony(telephony::request(call, flow, settings))
+            }
+            HookType::UserImport => Request::UserImport(user_import::request(call, settings)),
         })
     }
 }
@@ -163,6 +195,8 @@ pub enum Request {
     Token(token::Request),
     Saml(saml::Request),
     PasswordImport(password_import::Request),
+    Telephony(telephony::Request),
+    UserImport(user_import::Request),
 }
 
 /// A rule's decision, of its hook type.
@@ -172,6 +206,8 @@ pub enum Decision {
     Token(token::Decision),
     Saml(saml::Decision),
     PasswordImport(password_import::Decision),
+    Telephony(telephony::Decision),
+    UserImport(user_import::Decision),
 }
 
 /// What a request asked for that its decision is checked against: the registration flow, the
@@ -182,6 +218,8 @@ pub enum Asked {
     Token(token::Tokens),
     Saml,
     PasswordImport,
+    Telephony,
+    UserImport,
 }
 
 impl Request {
@@ -191,6 +229,8 @@ impl Request {
             Request::Token(_) => HookType::Token,
             Request::Saml(_) => HookType::Saml,
             Request::PasswordImport(_) => HookType::PasswordImport,
+            Request::Telephony(_) => HookType::Telephony,
+            Request::UserImport(_) => HookType::UserImport,
         }
     }
 
@@ -199,8 +239,12 @@ impl Request {
     /// telephony call. The sandbox masks them.
     pub fn secrets(&self) -> Vec<String> {
         match self {
-            Request::Registration(_) | Request::Token(_) | Request::Saml(_) => Vec::new(),
+            Request::Registration(_)
+            | Request::Token(_)
+            | Request::Saml(_)
+            | Request::UserImport(_) => Vec::new(),
             Request::PasswordImport(request) => request.secrets(),
+            Request::Telephony(request) => request.secrets(),
         }
     }
 
@@ -210,21 +254,55 @@ impl Request {
             Request::Token(request) => Asked::Token(request.tokens()),
             Request::Saml(_) => Asked::Saml,
             Request::PasswordImport(_) => Asked::PasswordImport,
+            Request::Telephony(_) => Asked::Telephony,
+            Request::UserImport(_) => Asked::UserImport,
         }
     }
 }
 
 impl Decision {
-    /// Drops what the decision would send to Okta that repeats one of the call's `secrets`, where
-    /// the rule's answer can carry free text (a password import's `debugContext`); returns whether
-    /// anything was dropped. The sandbox masks secrets in what the rule logs; this keeps them out
-    /// of Okta's System Log.
+    /// Masks or drops what the decision would send to Okta that repeats one of the call's
+    /// `secrets`, where the rule's answer can carry free text (a `debugContext`, a telephony
+    /// provider's fields); returns whether anything changed. The sandbox masks secrets in what the
+    /// rule logs; this keeps them out of Okta's System Log.
     pub fn withhold(&mut self, secrets: &[String]) -> bool {
         match self {
             Decision::PasswordImport(decision) => decision.withhold(secrets),
-            Decision::Registration(_) | Decision::Token(_) | Decision::Saml(_) => false,
+            Decision::Telephony(decision) => decision.withhold(secrets),
+            Decision::Registration(_)
+            | Decision::Token(_)
+            | Decision::Saml(_)
+            | Decision::UserImport(_) => false,
         }
     }
+}
+
+/// A secret as it is and as it is written inside a JSON string (where `"`, `\\` and control
+/// characters are escaped), so that a rule that logs the raw body is masked too; none for an
+/// empty value.
+pub fn secret_forms(secret: &str) -> Vec<String> {
+    if secret.is_empty() {
+        return Vec::new();
+    }
+    let quoted = serde_json::to_string(secret).expect("a string serialises");
+    let escaped = &quoted[1..quoted.len() - 1];
+    let mut forms = vec![secret.to_owned()];
+    if escaped != secret {
+        forms.push(escaped.to_owned());
+    }
+    forms
+}
+
+/// Drops `debug_context` if it repeats one of `secrets` (masking inside JSON could break it);
+/// returns whether it did.
+fn withhold(debug_context: &mut Option<String>, secrets: &[String]) -> bool {
+    let repeats = debug_context
+        .as_ref()
+        .is_some_and(|context| secrets.iter().any(|s| context.contains(s.as_str())));
+    if repeats {
+        *debug_context = None;
+    }
+    repeats
 }
 
 /// Renders `decision` as Okta's answer to a request that `asked`, refusing what Okta would
@@ -239,6 +317,8 @@ pub fn render(decision: Decision, asked: Asked, max_bytes: usize) -> Result<Answ
         (Decision::PasswordImport(d), Asked::PasswordImport) => {
             password_import::render(d, max_bytes)
         }
+        (Decision::Telephony(d), Asked::Telephony) => telephony::render(d, max_bytes),
+        (Decision::UserImport(d), Asked::UserImport) => user_import::render(d, max_bytes),
         _ => Err(Refusal::Invalid(
             "the decision is for another hook type than the call".into(),
         )),
@@ -260,11 +340,14 @@ mod tests {
         }
         assert_eq!(HookType::of_event_type("com.okta.example.unknown"), None);
         // Fail-closed means something different for each hook; it is never a silent 204, except
-        // for password import, where 204 is Okta's own `UNVERIFIED`.
+        // for password import, where 204 is Okta's own `UNVERIFIED`. Telephony has one answer.
         for hook in HookType::ALL {
             let closed = hook.failure_answer(FailurePolicy::FailClosed);
             if hook == HookType::PasswordImport {
                 assert_eq!(closed, Answer::NoChange);
+                continue;
+            }
+            if hook == HookType::Telephony {
                 continue;
             }
             assert_eq!(closed.label(), "deny", "{hook}");
@@ -283,6 +366,46 @@ mod tests {
     }
 
     #[test]
+    fn a_failed_telephony_call_always_lets_okta_send_the_code() {
+        let hook = HookType::Telephony;
+        assert_eq!(hook.default_policy(), FailurePolicy::FailOpen);
+        assert!(hook.refuses_policy(FailurePolicy::FailClosed).is_some());
+        assert!(hook.refuses_policy(FailurePolicy::FailOpen).is_none());
+        // Okta sends the code itself on an `error`; there is no answer that withholds it.
+        for policy in [FailurePolicy::FailOpen, FailurePolicy::FailClosed] {
+            let answer = hook.failure_answer(policy);
+            assert!(
+                answer.body().unwrap().contains("errorSummary"),
+                "{policy:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn telephony_is_routed_by_request_type_and_needs_one() {
+        let tel = |request_type: &str| {
+            call(&format!(
+                r#"{{"eventType":"com.okta.telephony.provider"{request_type},"data":{{}}}}"#
+            ))
+        };
+        let hook = HookType::Telephony;
+        assert_eq!(
+            hook.routed_request_type(&tel(
+                r#","requestType":"com.okta.user.telephony.mfa-verification""#
+            )),
+            Ok(Some("com.okta.user.telephony.mfa-verification"))
+        );
+        assert_eq!(
+            hook.routed_request_type(&tel("")),
+            Err(Unrouted::MissingRequestType)
+        );
+        assert!(matches!(
+            hook.routed_request_type(&tel(r#","requestType":"x""#)),
+            Err(Unrouted::UnknownRequestType(_))
+        ));
+    }
+
+    #[test]
     fn a_password_import_never_verifies_on_failure() {
         let hook = HookType::PasswordImport;
         assert_eq!(hook.default_policy(), FailurePolicy::FailClosed);
@@ -295,6 +418,7 @@ mod tests {
         );
         for hook in [HookType::Registration, HookType::Token, HookType::Saml] {
             assert!(hook.refuses_policy(FailurePolicy::FailOpen).is_none());
+            assert!(hook.refuses_policy(FailurePolicy::FailClosed).is_none());
         }
     }
 

@@ -67,10 +67,12 @@ impl Routable for (String, Option<String>) {
 #[derive(Debug, PartialEq, Eq, thiserror::Error)]
 pub enum Unrouted {
     /// The request type as sent, escaped (it reaches the log).
-    #[error("unknown registration requestType `{0}`")]
+    #[error("unknown requestType `{0}`")]
     UnknownRequestType(GuestText),
-    #[error("the registration requestType is not a string")]
+    #[error("the requestType is not a string")]
     MalformedRequestType,
+    #[error("the call has no requestType")]
+    MissingRequestType,
     #[error("no route for this eventType and requestType")]
     NoRoute,
 }

@@ -47,6 +47,11 @@ const WIT: &[(&str, &str)] = &[
         "wit/password-import.wit",
         include_str!("../../wit/password-import.wit"),
     ),
+    ("wit/telephony.wit", include_str!("../../wit/telephony.wit")),
+    (
+        "wit/user-import.wit",
+        include_str!("../../wit/user-import.wit"),
+    ),
     ("wit/settings.wit", include_str!("../../wit/settings.wit")),
     (
         "wit/http-client.wit",
@@ -75,6 +80,14 @@ const RUST_SDK: &[(&str, &str)] = &[
     (
         "sdk/src/password_import.rs",
         include_str!("../../guest-sdk/src/password_import.rs"),
+    ),
+    (
+        "sdk/src/telephony.rs",
+        include_str!("../../guest-sdk/src/telephony.rs"),
+    ),
+    (
+        "sdk/src/user_import.rs",
+        include_str!("../../guest-sdk/src/user_import.rs"),
     ),
     (
         "sdk/src/shared.rs",
@@ -113,6 +126,14 @@ const PYTHON_SDK: &[(&str, &str)] = &[
         include_str!("../../guest-sdk/python/wasmhook_password_import.py"),
     ),
     (
+        "sdk/wasmhook_telephony.py",
+        include_str!("../../guest-sdk/python/wasmhook_telephony.py"),
+    ),
+    (
+        "sdk/wasmhook_user_import.py",
+        include_str!("../../guest-sdk/python/wasmhook_user_import.py"),
+    ),
+    (
         "sdk/wasmhook_http.py",
         include_str!("../../guest-sdk/python/wasmhook_http.py"),
     ),
@@ -132,6 +153,14 @@ const PYTHON_SDK: &[(&str, &str)] = &[
     (
         "sdk/wasmhook_saml.pyi",
         include_str!("../../guest-sdk/python/wasmhook_saml.pyi"),
+    ),
+    (
+        "sdk/wasmhook_telephony.pyi",
+        include_str!("../../guest-sdk/python/wasmhook_telephony.pyi"),
+    ),
+    (
+        "sdk/wasmhook_user_import.pyi",
+        include_str!("../../guest-sdk/python/wasmhook_user_import.pyi"),
     ),
     (
         "sdk/wasmhook_http.pyi",
@@ -224,6 +253,28 @@ fn hook_files(hook: HookType) -> HookFiles {
             settings_toml: r#"{ verify_url = "https://legacy.example.com/v1/verify" }"#,
             settings_json: r#"{"verify_url":"https://legacy.example.com/v1/verify"}"#,
             route_toml: "\nallowed_outbound_hosts = [\"https://legacy.example.com\"]   # the store the rule asks",
+        },
+        HookType::Telephony => HookFiles {
+            rust: include_str!("../../rules/telephony-sms-provider/src/lib.rs"),
+            python: include_str!("../../rules/python/telephony-sms-provider/app.py"),
+            javascript: include_str!("../../rules/javascript/telephony-sms-provider/rule.js"),
+            request: include_str!("../../tests/fixtures/okta/telephony.json"),
+            cases: include_str!("scaffold/cases-telephony.toml"),
+            settings_toml: r#"{ send_url = "https://sms.example.net/v1/messages", provider = "EXAMPLE" }"#,
+            settings_json: r#"{"send_url":"https://sms.example.net/v1/messages","provider":"EXAMPLE"}"#,
+            route_toml: "\nallowed_outbound_hosts = [\"https://sms.example.net\"]   # the provider the rule calls\n\
+                 outbound_credentials = [{ host = \"https://sms.example.net\", header = \"authorization\", \
+                 prefix = \"Bearer \", from_env = \"SMS_API_KEY\" }]",
+        },
+        HookType::UserImport => HookFiles {
+            rust: include_str!("../../rules/user-import-normalise/src/lib.rs"),
+            python: include_str!("../../rules/python/user-import-normalise/app.py"),
+            javascript: include_str!("../../rules/javascript/user-import-normalise/rule.js"),
+            request: include_str!("../../tests/fixtures/okta/user-import.json"),
+            cases: include_str!("scaffold/cases-user-import.toml"),
+            settings_toml: r#"{ normalise = ["login", "email"] }"#,
+            settings_json: r#"{"normalise":["login","email"]}"#,
+            route_toml: "",
         },
     }
 }

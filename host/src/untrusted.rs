@@ -7,6 +7,9 @@
 //! costs no more than the cap to process. Quotes are kept as they are (they forge nothing, and
 //! `'int' object is not iterable` reads better unescaped).
 //!
+//! The secrets of a call (a password, a one-time code) are masked in such text ([`redact`]) before
+//! it is escaped, wherever it goes.
+//!
 //! Multi-line text that is meant to be read (an error of wasmtime's, which prints byte lists one
 //! per line) goes through [`one_line`] first, so that it stays readable on its one line.
 
@@ -104,6 +107,24 @@ impl fmt::Display for GuestText {
     }
 }
 
+/// What replaces a secret of the call in guest text.
+pub const REDACTED: &str = "[redacted]";
+
+/// `text` with every occurrence of each of `secrets` replaced by [`REDACTED`] (longest first, so
+/// that a secret containing another is masked whole).
+pub fn redact<'a>(text: &'a str, secrets: &[String]) -> std::borrow::Cow<'a, str> {
+    if !secrets.iter().any(|secret| text.contains(secret.as_str())) {
+        return std::borrow::Cow::Borrowed(text);
+    }
+    let mut secrets: Vec<&String> = secrets.iter().collect();
+    secrets.sort_by_key(|secret| std::cmp::Reverse(secret.len()));
+    let mut text = text.to_owned();
+    for secret in secrets {
+        text = text.replace(secret.as_str(), REDACTED);
+    }
+    std::borrow::Cow::Owned(text)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -150,5 +171,17 @@ mod tests {
         assert_eq!(GuestText::new("", 0).as_str(), "");
         // Multi-byte characters are never split.
         assert_eq!(GuestText::new("ééé", 5).as_str(), format!("éé{TRUNCATED}"));
+    }
+
+    #[test]
+    fn every_occurrence_of_a_secret_is_masked_longest_first() {
+        let secrets = ["Okta".to_owned(), "Okta123".to_owned()];
+        assert_eq!(
+            redact("password Okta123, then Okta again", &secrets),
+            "password [redacted], then [redacted] again"
+        );
+        let untouched = redact("nothing secret here", &secrets);
+        assert!(matches!(untouched, std::borrow::Cow::Borrowed(_)));
+        assert_eq!(redact("any text", &[]), "any text");
     }
 }

@@ -71,6 +71,8 @@ fn warm_compile_cache(target: &Path) {
             "token_claims",
             "saml_attributes",
             "password_legacy_store",
+            "telephony_sms_provider",
+            "user_import_normalise",
         ]
         .map(|rule| format!("{language}/{rule}.wasm"))
     });
@@ -363,6 +365,19 @@ impl ServeProcess {
             .expect("the `wasmhook listening` line names the address");
         server.address = address;
         server
+    }
+
+    /// Sends one hook call with `body` to `/hooks/{tenant}`, with the quickstart secret.
+    pub fn call(&self, tenant: &str, body: &str) -> Reply {
+        let runtime = tokio::runtime::Runtime::new().unwrap();
+        let path = format!("/hooks/{tenant}");
+        runtime.block_on(send(
+            self.address,
+            "POST",
+            &path,
+            &[AUTH],
+            body.to_owned().into(),
+        ))
     }
 
     /// Reads log lines until one satisfies `found`, and returns it; panics after 10 s.

@@ -1,5 +1,5 @@
-//! The token and SAML assertion hooks end to end: each example rule, written in Rust, Python and
-//! JavaScript, held to one decision table per hook (`tests/fixtures/decisions/`) through the
+//! The token, SAML assertion and user import hooks end to end: each example rule, written in
+//! Rust, Python and JavaScript, held to one decision table per hook (`tests/fixtures/decisions/`) through the
 //! server and through `wasmhook test`; and what the server refuses in a decision, driven through
 //! the server and `wasmhook test` by the echo test rules.
 
@@ -59,6 +59,25 @@ async fn every_language_passes_the_saml_table_over_http() {
 #[test]
 fn every_language_passes_the_saml_table_through_wasmhook_test() {
     tables::check_with_wasmhook_test("saml-attributes", &every_language("saml_attributes"));
+}
+
+#[tokio::test]
+async fn every_language_passes_the_user_import_table_over_http() {
+    let rules = every_language("user_import_normalise");
+    tables::check_over_http("user-import-normalise", &rules).await;
+}
+
+#[test]
+fn every_language_passes_the_user_import_table_through_wasmhook_test() {
+    let rules = every_language("user_import_normalise");
+    tables::check_with_wasmhook_test("user-import-normalise", &rules);
+}
+
+#[tokio::test]
+async fn user_import_decisions_okta_would_reject_are_refused() {
+    let rules = [("echo", rule_of("rust", "user_import_echo"))];
+    tables::check_over_http("user-import-refusals", &rules).await;
+    tables::check_with_wasmhook_test("user-import-refusals", &rules);
 }
 
 #[tokio::test]

@@ -21,5 +21,6 @@ mod settings;
 mod shadow;
 mod shutdown;
 mod tables;
+mod telephony;
 mod typings;
 mod upstream;

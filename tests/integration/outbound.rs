@@ -6,8 +6,8 @@
 use std::time::{Duration, Instant};
 
 use crate::common::{
-    AUTH, Reply, SSR_OIE, ServeProcess, assert_fail_closed, fixture, rule, send, tenant_toml, text,
-    wasmhook, write_config,
+    SSR_OIE, ServeProcess, assert_fail_closed, fixture, rule, tenant_toml, text, wasmhook,
+    write_config,
 };
 use crate::upstream::Upstream;
 
@@ -20,21 +20,9 @@ fn probe_server(urls: &[String], extra: &str) -> ServeProcess {
     ServeProcess::start(&config, "info")
 }
 
-/// Sends one registration hook call to tenant `t`.
-fn call(server: &ServeProcess) -> Reply {
-    let runtime = tokio::runtime::Runtime::new().unwrap();
-    runtime.block_on(send(
-        server.address,
-        "POST",
-        "/hooks/t",
-        &[AUTH],
-        SSR_OIE.into(),
-    ))
-}
-
 /// Calls the probe once and returns what it saw for each URL.
 fn probe(server: &ServeProcess) -> Vec<String> {
-    let reply = call(server);
+    let reply = server.call("t", SSR_OIE);
     assert_eq!(reply.status, 200, "{}", reply.body);
     let body: serde_json::Value = serde_json::from_str(&reply.body).unwrap();
     body["debugContext"]["results"]
@@ -140,7 +128,7 @@ fn a_slow_upstream_fails_the_call_by_its_deadline() {
     );
     let server = probe_server(&[format!("{}/slow", upstream.origin())], &extra);
     let started = Instant::now();
-    let reply = call(&server);
+    let reply = server.call("t", SSR_OIE);
     let took = started.elapsed();
     assert_fail_closed(&reply);
     assert!(

@@ -1,7 +1,8 @@
 //! `wasmhook new` as a new user runs it: a project outside the repository, built and tested by
 //! its own `build.sh` with only the toolchain and `wasmhook` on `PATH`, then loaded by
-//! `wasmhook check` with the config its README shows. One language per hook for every hook in
-//! Rust (the fast one), and the registration hook in every other language.
+//! `wasmhook check` with the config its README shows: Rust (the fast one) for registration, token,
+//! SAML and password import (a rule that calls out), and the registration hook in every other
+//! language. The files of every other combination are checked by `scaffold.rs`'s unit tests.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;

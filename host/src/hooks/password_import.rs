@@ -114,34 +114,16 @@ pub fn request(call: &HookCall, settings: &str) -> Request {
 }
 
 impl Request {
-    /// The password, as typed and as it is written inside a JSON string (where `"` and `\` are
-    /// escaped), so that a rule that logs the raw body is masked too. None when it is empty.
+    /// The password, as typed and as JSON writes it (see [`super::secret_forms`]).
     pub fn secrets(&self) -> Vec<String> {
-        let password = &self.credential.password;
-        if password.is_empty() {
-            return Vec::new();
-        }
-        let quoted = serde_json::to_string(password).expect("a string serialises");
-        let escaped = &quoted[1..quoted.len() - 1];
-        let mut secrets = vec![password.clone()];
-        if escaped != password {
-            secrets.push(escaped.to_owned());
-        }
-        secrets
+        super::secret_forms(&self.credential.password)
     }
 }
 
 impl Decision {
     /// Drops the `debugContext` if it repeats one of `secrets`; returns whether it did.
     pub fn withhold(&mut self, secrets: &[String]) -> bool {
-        let repeats = self
-            .debug_context
-            .as_ref()
-            .is_some_and(|context| secrets.iter().any(|s| context.contains(s.as_str())));
-        if repeats {
-            self.debug_context = None;
-        }
-        repeats
+        super::withhold(&mut self.debug_context, secrets)
     }
 }
 

@@ -194,7 +194,7 @@ fn command_json(command: Command, flow: Flow) -> Result<Value, String> {
 const NAME_BYTES: usize = 64;
 
 /// An attribute list as a JSON object in the same order (Okta applies keys in order).
-fn attribute_object(attributes: Vec<Attribute>) -> Result<Value, String> {
+pub(super) fn attribute_object(attributes: Vec<Attribute>) -> Result<Value, String> {
     let mut object = Map::new();
     for Attribute { name, value } in attributes {
         let quoted = || GuestText::new(&name, NAME_BYTES);

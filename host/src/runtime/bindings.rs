@@ -8,7 +8,9 @@
 use wasmtime::component::{Instance, InstancePre};
 use wasmtime::{AsContextMut, Store};
 
-use crate::hooks::{self, HookType, password_import, registration, saml, token};
+use crate::hooks::{
+    self, HookType, password_import, registration, saml, telephony, token, user_import,
+};
 use crate::okta;
 
 mod generated {
@@ -24,6 +26,8 @@ mod generated {
                 export wasmhook:rule/token@0.1.0;
                 export wasmhook:rule/saml@0.1.0;
                 export wasmhook:rule/password-import@0.1.0;
+                export wasmhook:rule/telephony@0.1.0;
+                export wasmhook:rule/user-import@0.1.0;
                 export wasmhook:rule/settings@0.1.0;
             }
         ",
@@ -35,7 +39,8 @@ mod generated {
 
 use generated::exports::wasmhook::rule::{
     password_import as guest_password_import, registration as guest_registration,
-    saml as guest_saml, settings as guest_settings, token as guest_token,
+    saml as guest_saml, settings as guest_settings, telephony as guest_telephony,
+    token as guest_token, user_import as guest_user_import,
 };
 pub use generated::wasmhook::rule::types::{self, Level};
 pub use generated::wasmhook::rule::{http_client, log};
@@ -58,6 +63,8 @@ pub enum Exports {
     Token(guest_token::GuestIndices),
     Saml(guest_saml::GuestIndices),
     PasswordImport(guest_password_import::GuestIndices),
+    Telephony(guest_telephony::GuestIndices),
+    UserImport(guest_user_import::GuestIndices),
 }
 
 impl Exports {
@@ -73,6 +80,12 @@ impl Exports {
             guest_password_import::GuestIndices::new(pre)
                 .ok()
                 .map(Exports::PasswordImport),
+            guest_telephony::GuestIndices::new(pre)
+                .ok()
+                .map(Exports::Telephony),
+            guest_user_import::GuestIndices::new(pre)
+                .ok()
+                .map(Exports::UserImport),
         ]
         .into_iter()
         .flatten()
@@ -107,6 +120,8 @@ impl Exports {
             Exports::Token(_) => HookType::Token,
             Exports::Saml(_) => HookType::Saml,
             Exports::PasswordImport(_) => HookType::PasswordImport,
+            Exports::Telephony(_) => HookType::Telephony,
+            Exports::UserImport(_) => HookType::UserImport,
         }
     }
 
@@ -142,6 +157,18 @@ impl Exports {
                 let request = guest_password_import::Request::from(request);
                 let decision = guest.call_evaluate(store, &request).await?;
                 Ok(decision.map(|d| hooks::Decision::PasswordImport(d.into())))
+            }
+            (Exports::Telephony(indices), hooks::Request::Telephony(request)) => {
+                let guest = indices.load(store.as_context_mut(), instance)?;
+                let request = guest_telephony::Request::from(request);
+                let decision = guest.call_evaluate(store, &request).await?;
+                Ok(decision.map(|d| hooks::Decision::Telephony(d.into())))
+            }
+            (Exports::UserImport(indices), hooks::Request::UserImport(request)) => {
+                let guest = indices.load(store.as_context_mut(), instance)?;
+                let request = guest_user_import::Request::from(request);
+                let decision = guest.call_evaluate(store, &request).await?;
+                Ok(decision.map(|d| hooks::Decision::UserImport(d.into())))
             }
             (exports, request) => Err(wasmtime::format_err!(
                 "a {} rule was given a {} request",
@@ -528,6 +555,114 @@ impl From<guest_password_import::Decision> for password_import::Decision {
                 guest_password_import::Verdict::Verified => password_import::Verdict::Verified,
                 guest_password_import::Verdict::Unverified => password_import::Verdict::Unverified,
             },
+            debug_context: d.debug_context,
+        }
+    }
+}
+
+// Telephony.
+
+impl From<telephony::Request> for guest_telephony::Request {
+    fn from(r: telephony::Request) -> Self {
+        let (user, message) = (r.user_profile, r.message_profile);
+        guest_telephony::Request {
+            envelope: r.envelope.into(),
+            flow: match r.flow {
+                telephony::Flow::PreEnrollment => guest_telephony::Flow::PreEnrollment,
+                telephony::Flow::MfaVerification => guest_telephony::Flow::MfaVerification,
+                telephony::Flow::AccountUnlock => guest_telephony::Flow::AccountUnlock,
+                telephony::Flow::PasswordReset => guest_telephony::Flow::PasswordReset,
+            },
+            context: r.context.into(),
+            user_profile: guest_telephony::UserProfile {
+                user_id: user.user_id,
+                login: user.login,
+                first_name: user.first_name,
+                last_name: user.last_name,
+            },
+            message_profile: guest_telephony::MessageProfile {
+                phone_number: message.phone_number,
+                delivery_channel: message.delivery_channel,
+                otp_code: message.otp_code,
+                msg_template: message.msg_template,
+                otp_expires: message.otp_expires,
+                locale: message.locale,
+            },
+            settings: r.settings,
+            raw: r.raw,
+        }
+    }
+}
+
+impl From<guest_telephony::Decision> for telephony::Decision {
+    fn from(d: guest_telephony::Decision) -> Self {
+        telephony::Decision {
+            status: match d.status {
+                guest_telephony::Status::Successful => telephony::Status::Successful,
+                guest_telephony::Status::Pending => telephony::Status::Pending,
+                guest_telephony::Status::Failed => telephony::Status::Failed,
+            },
+            provider: d.provider,
+            transaction_id: d.transaction_id,
+            transaction_metadata: d.transaction_metadata,
+            debug_context: d.debug_context,
+        }
+    }
+}
+
+// User import.
+
+fn guest_import_result(result: user_import::ImportResult) -> guest_user_import::ImportResult {
+    match result {
+        user_import::ImportResult::CreateUser => guest_user_import::ImportResult::CreateUser,
+        user_import::ImportResult::LinkUser => guest_user_import::ImportResult::LinkUser,
+    }
+}
+
+impl From<user_import::Request> for guest_user_import::Request {
+    fn from(r: user_import::Request) -> Self {
+        guest_user_import::Request {
+            envelope: r.envelope.into(),
+            application: r.application.map(|a| guest_user_import::Application {
+                id: a.id,
+                name: a.name,
+                label: a.label,
+                status: a.status,
+            }),
+            job: r.job.map(|j| guest_user_import::Job {
+                id: j.id,
+                job_type: j.job_type,
+            }),
+            conflicts: r.conflicts,
+            matches: r.matches,
+            policy: r.policy,
+            planned: r.planned.map(guest_import_result),
+            app_user_profile: guest_profile(r.app_user_profile),
+            user_profile: guest_profile(r.user_profile),
+            user_id: r.user_id,
+            settings: r.settings,
+            raw: r.raw,
+        }
+    }
+}
+
+impl From<guest_user_import::Decision> for user_import::Decision {
+    fn from(d: guest_user_import::Decision) -> Self {
+        user_import::Decision {
+            app_user_profile_update: d
+                .app_user_profile_update
+                .into_iter()
+                .map(Into::into)
+                .collect(),
+            user_profile_update: d.user_profile_update.into_iter().map(Into::into).collect(),
+            action: d.action.map(|a| match a {
+                guest_user_import::ImportResult::CreateUser => {
+                    user_import::ImportResult::CreateUser
+                }
+                guest_user_import::ImportResult::LinkUser => user_import::ImportResult::LinkUser,
+            }),
+            link_user_id: d.link_user_id,
+            error: d.error.map(Into::into),
             debug_context: d.debug_context,
         }
     }

@@ -31,15 +31,16 @@ const HINTS: &[Hint] = &[
         says: &["magic header not detected"],
         hint: "the file is not WebAssembly: point `rule` at the built `.wasm` file",
     },
-    // jco's StarlingMonkey backend without `-d http fetch-event` imports `wasi:http`, which the
-    // server never provides.
+    // The server links `wasi:http` 0.2 for outgoing requests (any 0.2.x import matches); a
+    // component built for another major version of it cannot be linked.
     Hint {
         says: &[
             "wasi:http/",
             "matching implementation was not found in the linker",
         ],
-        hint: "the server gives rules no HTTP: build a StarlingMonkey JavaScript rule with \
-               `-d http fetch-event` (see docs/writing-rules.md, JavaScript)",
+        hint: "the server provides `wasi:http` 0.2 (outgoing requests, on routes that grant \
+               them) and `wasmhook:rule/http-client`: build the rule against those (see \
+               docs/writing-rules.md, outbound HTTP)",
     },
     // A QuickJS rule that does not export its hook's object (`export const registraton = …`):
     // its runtime finds no such interface at the first call and panics.
@@ -91,9 +92,9 @@ mod tests {
                 "not WebAssembly",
             ),
             (
-                "component imports instance `wasi:http/types@0.2.10`, but a matching \
+                "component imports instance `wasi:http/types@0.3.0`, but a matching \
                  implementation was not found in the linker",
-                "-d http fetch-event",
+                "`wasi:http` 0.2",
             ),
             (
                 "trapped: wasm trap: wasm `unreachable` instruction executed; guest stderr: \

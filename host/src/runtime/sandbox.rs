@@ -13,7 +13,7 @@ use wasmtime_wasi_http::{WasiHttpCtx, WasiHttpCtxView, WasiHttpView};
 use super::bindings::{Level, http_client, log, types};
 use super::outbound::CallOutbound;
 use super::stderr::CappedPipe;
-use crate::untrusted::GuestText;
+use crate::untrusted::{GuestText, redact};
 
 /// Guest stderr kept per evaluation: enough for a panic message, which explains a trap. The
 /// rest is accepted and dropped.
@@ -30,9 +30,6 @@ const MAX_RANDOM_BYTES: u64 = 64 << 10;
 /// Most host resources (streams, pollables, …) a guest may hold at once. Each costs host
 /// memory outside the linear-memory cap; wasmtime's default allows a million.
 const MAX_RESOURCES: usize = 10_000;
-
-/// What replaces a secret of the call in guest text.
-pub const REDACTED: &str = "[redacted]";
 
 /// The data of one evaluation's `Store`.
 pub struct Sandbox {
@@ -114,25 +111,10 @@ impl Sandbox {
         text
     }
 
-    /// `text` with every occurrence of a secret of the call replaced by [`REDACTED`].
+    /// `text` with every occurrence of a secret of the call replaced by `[redacted]`.
     pub fn redact<'a>(&self, text: &'a str) -> std::borrow::Cow<'a, str> {
         redact(text, &self.secrets)
     }
-}
-
-/// `text` with every occurrence of each of `secrets` replaced by [`REDACTED`] (longest first, so
-/// that a secret containing another is masked whole).
-pub fn redact<'a>(text: &'a str, secrets: &[String]) -> std::borrow::Cow<'a, str> {
-    if !secrets.iter().any(|secret| text.contains(secret.as_str())) {
-        return std::borrow::Cow::Borrowed(text);
-    }
-    let mut secrets: Vec<&String> = secrets.iter().collect();
-    secrets.sort_by_key(|secret| std::cmp::Reverse(secret.len()));
-    let mut text = text.to_owned();
-    for secret in secrets {
-        text = text.replace(secret.as_str(), REDACTED);
-    }
-    std::borrow::Cow::Owned(text)
 }
 
 impl WasiHttpView for Sandbox {
@@ -222,22 +204,5 @@ impl log::Host for Sandbox {
             Level::Warn => tracing::warn!(target: "wasmhook::guest", "{message}"),
             Level::Error => tracing::error!(target: "wasmhook::guest", "{message}"),
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn every_occurrence_of_a_secret_is_masked_longest_first() {
-        let secrets = ["Okta".to_owned(), "Okta123".to_owned()];
-        assert_eq!(
-            redact("password Okta123, then Okta again", &secrets),
-            "password [redacted], then [redacted] again"
-        );
-        let untouched = redact("nothing secret here", &secrets);
-        assert!(matches!(untouched, std::borrow::Cow::Borrowed(_)));
-        assert_eq!(redact("any text", &[]), "any text");
     }
 }
