@@ -74,15 +74,27 @@ fn divergences_are_counted_and_logged_without_profile_values() {
     assert_eq!(fields["event_id"], sent["eventId"], "{line}");
     assert!(!line.contains("example.org"), "a profile value in: {line}");
 
-    let metrics = runtime
-        .block_on(send(
-            server.address,
-            "GET",
-            "/metrics",
-            &[],
-            Default::default(),
-        ))
-        .body;
+    // Shadows run after the answer, each on its own: the first call's may finish after the
+    // second's, whose line was awaited above.
+    let fetch_metrics = || {
+        runtime
+            .block_on(send(
+                server.address,
+                "GET",
+                "/metrics",
+                &[],
+                Default::default(),
+            ))
+            .body
+    };
+    let waited = std::time::Instant::now();
+    let mut metrics = fetch_metrics();
+    while count(&shadow_counts(&metrics), "agree") == 0
+        && waited.elapsed() < std::time::Duration::from_secs(10)
+    {
+        std::thread::sleep(std::time::Duration::from_millis(20));
+        metrics = fetch_metrics();
+    }
     let counts = shadow_counts(&metrics);
     assert_eq!(count(&counts, "agree"), 1, "{metrics}");
     assert_eq!(count(&counts, "diverge"), 1, "{metrics}");

@@ -67,16 +67,14 @@ fn example_rules() -> Vec<(&'static str, PathBuf)> {
     ]
 }
 
-/// Route keys granting `provider` and adding its API key from a file.
+/// Route keys granting `provider` and adding its API key from the server's environment
+/// (`SMS_API_KEY`, which [`serve`] sets).
 fn grant(provider: &Upstream) -> String {
-    let key = std::env::temp_dir().join(format!("wasmhook-sms-key-{}", std::process::id()));
-    std::fs::write(&key, format!("{API_KEY}\n")).unwrap();
     format!(
         "allowed_outbound_hosts = [\"{origin}\"]\n\
          outbound_credentials = [{{ host = \"{origin}\", header = \"authorization\", \
-         prefix = \"Bearer \", from_file = \"{key}\" }}]",
+         prefix = \"Bearer \", from_env = \"SMS_API_KEY\" }}]",
         origin = provider.origin(),
-        key = key.display()
     )
 }
 
@@ -87,9 +85,14 @@ fn settings(provider: &Upstream) -> String {
     )
 }
 
+/// A server for tenant `t` running `rule`, with the provider's API key in its environment.
 fn serve(rule: &std::path::Path, settings: &str, extra: &str) -> ServeProcess {
     let config = write_config(&hook_tenant_toml("t", EVENT_TYPE, rule, settings, extra));
-    ServeProcess::start(&config, "info")
+    let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_wasmhook"));
+    command
+        .args(["--log-format", "json"])
+        .env("SMS_API_KEY", API_KEY);
+    ServeProcess::spawn(command, &config, "info")
 }
 
 /// What the answer says: `SUCCESSFUL <transactionId>`, …, or `error` (Okta sends the code).
@@ -294,4 +297,12 @@ fn a_code_in_the_answer_is_masked_and_the_delivery_kept() {
     assert!(body.get("debugContext").is_none(), "{body}");
     assert!(log.contains("repeats a secret"), "{log}");
     assert_never_shows_the_code("the log", &log);
+}
+
+#[test]
+fn an_answer_okta_would_skip_is_refused_and_okta_sends_the_code() {
+    let (reply, log) = leak("no-transaction-id");
+    assert_eq!(outcome(&reply), "error");
+    assert!(log.contains("transaction-id is empty"), "{log}");
+    assert!(log.contains(r#""kind":"invalid_output""#), "{log}");
 }

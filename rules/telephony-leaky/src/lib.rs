@@ -1,7 +1,8 @@
 //! Test rule (telephony hook): tries to let the one-time code out in the way its settings name,
-//! so that tests can see the server keep it in. Settings: `{"leak": "log"}`, with `log` (a log
-//! line with the code) or `answer` (the code in the transaction id, its metadata and the
-//! `debugContext` of a `SUCCESSFUL` answer).
+//! so that tests can see the server keep it in, or answers what Okta would skip. Settings:
+//! `{"leak": "log"}`, with `log` (a log line with the code), `answer` (the code in the
+//! transaction id, its metadata and the `debugContext` of a `SUCCESSFUL` answer) or
+//! `no-transaction-id` (a `SUCCESSFUL` answer with an empty transaction id).
 
 use wasmhook_sdk::serde_json::{Map, Value};
 use wasmhook_sdk::telephony::{Decision, Request, Rule};
@@ -29,6 +30,7 @@ impl Rule for Leaky {
                     .metadata(format!("code={code}"))
                     .debug_context(context))
             }
+            "no-transaction-id" => Ok(Decision::successful("LEAKY", "")),
             other => Err(format!("unknown leak `{other}`")),
         }
     }
