@@ -6,7 +6,12 @@
 //! modules once; the enums here dispatch to them, so the server, `eval` and the runtime handle
 //! every hook type alike. Adding a hook type means: a WIT file and world in `wit/`, a module here
 //! and its line in [`HookType::ALL`] and the `match`es below, its bindings in `runtime/bindings.rs`,
-//! and an SDK module per language.
+//! an SDK module per language, its example rules (with their folder prefix in `rules/build.sh`),
+//! and its files in `scaffold.rs` (its unit tests say which are missing).
+//!
+//! A request carrying a secret (a password, a one-time code) names it in [`Request::secrets`]: the
+//! sandbox masks it in everything the rule writes, and [`Decision::withhold`] keeps it out of the
+//! answer.
 
 pub mod password_import;
 pub mod registration;
