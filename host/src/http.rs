@@ -215,7 +215,10 @@ async fn hook_call(
     if tenant_id.is_empty() || tenant_id.contains('/') {
         return Err(Rejection::NotFound);
     }
-    if request.method() != Method::POST {
+    // The one GET Okta sends: an event hook's verification, with its challenge.
+    let verifying =
+        request.method() == Method::GET && request.headers().contains_key(VERIFICATION_CHALLENGE);
+    if request.method() != Method::POST && !verifying {
         return Err(Rejection::MethodNotAllowed("POST"));
     }
     let tenants = app.tenants();
@@ -236,6 +239,9 @@ async fn hook_call(
             app.metrics.auth_failure(&tenant.id, reason.kind());
             return Err(Rejection::Unauthorized);
         }
+        if verifying {
+            return verification(request.headers());
+        }
         let body = read_body(request).await?;
         let answer = hook::answer(&app.runtime, &app.metrics, &app.shadows, tenant, &body)
             .await
@@ -249,6 +255,23 @@ async fn hook_call(
     }
     .instrument(span)
     .await
+}
+
+/// The header of an event hook verification (`GET`), whose value Okta expects echoed.
+const VERIFICATION_CHALLENGE: &str = "x-okta-verification-challenge";
+/// Longest challenge echoed: Okta's are short tokens; a longer one is refused, not echoed.
+const MAX_CHALLENGE_BYTES: usize = 1024;
+
+/// Answers an authenticated event hook verification: `{"verification": <challenge>}`, for a
+/// challenge of 1 to [`MAX_CHALLENGE_BYTES`] visible ASCII characters.
+fn verification(headers: &http::HeaderMap) -> Result<Response<Body>, Rejection> {
+    let challenge = headers
+        .get(VERIFICATION_CHALLENGE)
+        .and_then(|value| value.to_str().ok())
+        .filter(|value| !value.is_empty() && value.len() <= MAX_CHALLENGE_BYTES)
+        .ok_or(Rejection::BadChallenge)?;
+    tracing::info!("event hook verification answered");
+    Ok(reply::verification(challenge))
 }
 
 async fn read_body(request: Request<Incoming>) -> Result<bytes::Bytes, Rejection> {

@@ -6,6 +6,7 @@ mod authoring;
 mod bad_input;
 mod cli;
 mod common;
+mod event_hooks;
 mod fairness;
 mod hardening;
 mod hook_types;

@@ -30,6 +30,8 @@ pub enum Rejection {
     BadRequest(ParseError),
     /// The body could not be read.
     BadBody,
+    /// An event hook verification challenge that is empty, too long or not visible ASCII.
+    BadChallenge,
 }
 
 impl Rejection {
@@ -57,6 +59,10 @@ impl Rejection {
                 StatusCode::BAD_REQUEST,
                 "The request body could not be read.".to_owned(),
             ),
+            Rejection::BadChallenge => (
+                StatusCode::BAD_REQUEST,
+                "Invalid verification challenge.".to_owned(),
+            ),
         };
         let mut response = json_response(
             status,
@@ -69,6 +75,15 @@ impl Rejection {
         }
         response
     }
+}
+
+/// The answer to an event hook verification: the challenge echoed in `{"verification": …}`, built
+/// by the JSON serialiser (so a quote or a backslash in it cannot change the document).
+pub fn verification(challenge: &str) -> Response<Body> {
+    json_response(
+        StatusCode::OK,
+        json!({ "verification": challenge }).to_string(),
+    )
 }
 
 /// Okta's answer: `204` with an empty body for "no change", else `200` with the JSON.
