@@ -9,6 +9,7 @@ use arc_swap::ArcSwap;
 use serde_json::{Value, json};
 
 use crate::config::Config;
+use crate::events::{self, EventQueue};
 use crate::hook::shadow;
 use crate::http::connections::{self, ConnectionLimits};
 use crate::metrics::Metrics;
@@ -34,6 +35,8 @@ pub struct App {
     pub(crate) last_reload: Mutex<Option<ReloadOutcome>>,
     /// Serialises reloads (the watcher, SIGHUP and tests may ask at once).
     pub(crate) reloading: tokio::sync::Mutex<()>,
+    /// Event hook deliveries waiting for their rules (opened once some tenant has event routes).
+    pub events: EventQueue,
 }
 
 pub(crate) struct ReloadOutcome {
@@ -61,6 +64,7 @@ impl App {
             ),
             last_reload: Mutex::new(None),
             reloading: tokio::sync::Mutex::new(()),
+            events: EventQueue::default(),
         })
     }
 
@@ -131,7 +135,13 @@ impl App {
         } else {
             "degraded"
         };
-        json!({"status": status, "problems": problems, "last_reload": reload, "tenants": by_id})
+        json!({
+            "status": status,
+            "problems": problems,
+            "last_reload": reload,
+            "tenants": by_id,
+            "events": events::status(self),
+        })
     }
 }
 

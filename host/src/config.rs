@@ -14,11 +14,13 @@ use http::{HeaderName, HeaderValue};
 use serde::Deserialize;
 
 use crate::hooks::HookType;
+use crate::hooks::event::EventPattern;
 use crate::okta::FailurePolicy;
 use crate::okta::response::MAX_RESPONSE_BYTES;
 use crate::runtime::outbound::{Credential, Grant, Origin};
 use crate::runtime::{Limits, MAX_CONCURRENT_EVALUATIONS};
 use crate::tenant::breaker::BreakerConfig;
+use crate::untrusted::GuestText;
 
 mod toml_error;
 
@@ -86,9 +88,44 @@ pub struct Config {
     pub max_connections: Option<usize>,
     /// Most connections open at once from one client address; `None`: `max_connections`.
     pub max_connections_per_client: Option<usize>,
+    /// The event queue and how its events are retried (`[events]`).
+    pub events: EventsConfig,
     pub tenants: Vec<TenantConfig>,
     /// Tenants whose definition is invalid, with the reason (only from [`Config::load_lenient`]).
     pub invalid_tenants: Vec<(String, ConfigError)>,
+}
+
+/// Where event hook deliveries are queued and how failed events are retried (`[events]`). The
+/// queue's file is opened at start-up; the other keys take effect on a reload.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EventsConfig {
+    /// The queue's file (`queue`), by default `events.redb` in wasmhook's state folder
+    /// ([`default_state_dir`]); opened when some tenant has event routes.
+    pub queue: Option<PathBuf>,
+    /// Attempts per event, the first included, before it becomes a dead letter.
+    pub max_attempts: u32,
+    /// The pause after the first failed attempt; it doubles after each further one.
+    pub retry_after: Duration,
+    /// The longest pause between two attempts.
+    pub max_retry_after: Duration,
+    /// Events of one tenant waiting in the queue beyond which its deliveries get 503.
+    pub max_queued_per_tenant: u64,
+    /// Event rule evaluations that may run at once (inline calls, which Okta waits for, keep
+    /// the rest of the machine).
+    pub concurrency: usize,
+}
+
+impl Default for EventsConfig {
+    fn default() -> Self {
+        EventsConfig {
+            queue: default_state_dir().map(|dir| dir.join("events.redb")),
+            max_attempts: 5,
+            retry_after: Duration::from_secs(1),
+            max_retry_after: Duration::from_secs(300),
+            max_queued_per_tenant: 100_000,
+            concurrency: 2,
+        }
+    }
 }
 
 /// One tenant: its credentials and routes.
@@ -103,6 +140,15 @@ pub struct TenantConfig {
     /// The tenant's share of the CPU when the machine is busy, relative to the other tenants'.
     pub weight: u64,
     pub routes: Vec<RouteConfig>,
+}
+
+impl TenantConfig {
+    /// Whether any route of the tenant handles event hook deliveries.
+    pub fn has_event_routes(&self) -> bool {
+        self.routes
+            .iter()
+            .any(|route| route.hook == HookType::Event)
+    }
 }
 
 /// How a tenant authenticates Okta's calls.
@@ -162,9 +208,12 @@ impl std::fmt::Debug for HeaderSecretConfig {
 /// Which rule answers which hook calls of a tenant, with what settings and limits.
 #[derive(Debug, Clone)]
 pub struct RouteConfig {
-    /// The hook type of `event_type`.
+    /// The hook type of `event_type`: [`HookType::Event`] for a System Log event type.
     pub hook: HookType,
+    /// An inline hook's `eventType`, or for an event route the System Log event types it handles.
     pub event_type: String,
+    /// For an event route, `event_type` parsed.
+    pub events: Option<EventPattern>,
     /// `None` matches every request type of `event_type`.
     pub request_type: Option<String>,
     /// Absolute path of the rule component.
@@ -253,6 +302,10 @@ impl Config {
                 return Err(error(format!("{key}: "), "must be at least 1".into()));
             }
         }
+        let events = raw
+            .events
+            .resolve(base)
+            .map_err(|(key, message)| error(format!("events.{key}: "), message))?;
         let cache_dir = match raw.cache_dir {
             Some(dir) if dir.is_empty() => None,
             Some(dir) => Some(base.join(dir)),
@@ -267,6 +320,7 @@ impl Config {
             watch: raw.watch,
             max_connections: raw.max_connections,
             max_connections_per_client: raw.max_connections_per_client,
+            events,
             tenants,
             invalid_tenants,
         })
@@ -282,6 +336,19 @@ pub fn default_cache_dir() -> Option<PathBuf> {
     };
     non_empty("XDG_CACHE_HOME")
         .or_else(|| non_empty("HOME").map(|home| home.join(".cache")))
+        .map(|dir| dir.join("wasmhook"))
+}
+
+/// `$XDG_STATE_HOME/wasmhook`, else `$HOME/.local/state/wasmhook`: where the event queue lives
+/// unless `[events] queue` says otherwise.
+pub fn default_state_dir() -> Option<PathBuf> {
+    let non_empty = |name| {
+        std::env::var_os(name)
+            .filter(|v| !v.is_empty())
+            .map(PathBuf::from)
+    };
+    non_empty("XDG_STATE_HOME")
+        .or_else(|| non_empty("HOME").map(|home| home.join(".local/state")))
         .map(|dir| dir.join("wasmhook"))
 }
 
@@ -306,7 +373,21 @@ mod raw {
         #[serde(default)]
         pub circuit_breaker: BreakerTable,
         #[serde(default)]
+        pub events: EventsTable,
+        #[serde(default)]
         pub tenants: BTreeMap<String, Tenant>,
+    }
+
+    /// `[events]`: the event queue and its retries.
+    #[derive(Deserialize, Default)]
+    #[serde(deny_unknown_fields)]
+    pub struct EventsTable {
+        pub queue: Option<String>,
+        pub max_attempts: Option<u64>,
+        pub retry_after_ms: Option<u64>,
+        pub max_retry_after_ms: Option<u64>,
+        pub max_queued_per_tenant: Option<u64>,
+        pub concurrency: Option<u64>,
     }
 
     /// The circuit breaker: the file's `[circuit_breaker]` gives defaults, a route's
@@ -420,6 +501,60 @@ type Invalid = (String, String);
 struct Defaults {
     limits: Limits,
     breaker: BreakerConfig,
+}
+
+impl raw::EventsTable {
+    fn resolve(&self, base: &Path) -> Result<EventsConfig, Invalid> {
+        fn bounded(
+            key: &str,
+            value: Option<u64>,
+            min: u64,
+            max: u64,
+        ) -> Result<Option<u64>, Invalid> {
+            match value {
+                Some(v) if !(min..=max).contains(&v) => {
+                    Err((key.to_owned(), format!("must be between {min} and {max}")))
+                }
+                value => Ok(value),
+            }
+        }
+        let mut events = EventsConfig::default();
+        match self.queue.as_deref() {
+            Some("") => return Err(("queue".into(), "must name a file".into())),
+            Some(queue) => events.queue = Some(base.join(queue)),
+            None => {}
+        }
+        if let Some(n) = bounded("max_attempts", self.max_attempts, 1, 100)? {
+            events.max_attempts = n as u32;
+        }
+        if let Some(ms) = bounded("retry_after_ms", self.retry_after_ms, 1, 3_600_000)? {
+            events.retry_after = Duration::from_millis(ms);
+        }
+        if let Some(ms) = bounded("max_retry_after_ms", self.max_retry_after_ms, 1, 86_400_000)? {
+            events.max_retry_after = Duration::from_millis(ms);
+        }
+        if events.max_retry_after < events.retry_after {
+            let message = "must be at least retry_after_ms";
+            return Err(("max_retry_after_ms".into(), message.into()));
+        }
+        if let Some(n) = bounded(
+            "max_queued_per_tenant",
+            self.max_queued_per_tenant,
+            1,
+            10_000_000,
+        )? {
+            events.max_queued_per_tenant = n;
+        }
+        if let Some(n) = bounded(
+            "concurrency",
+            self.concurrency,
+            1,
+            MAX_CONCURRENT_EVALUATIONS as u64,
+        )? {
+            events.concurrency = n as usize;
+        }
+        Ok(events)
+    }
 }
 
 impl raw::BreakerTable {
@@ -536,13 +671,19 @@ impl raw::Tenant {
         if !(1..=1000).contains(&weight) {
             return Err(("weight".into(), "must be between 1 and 1000".into()));
         }
-        Ok(TenantConfig {
+        let tenant = TenantConfig {
             id: id.to_owned(),
             auth,
             max_concurrent_evaluations,
             weight,
             routes,
-        })
+        };
+        if tenant.has_event_routes() && matches!(tenant.auth, AuthConfig::Bearer(_)) {
+            let message = "event hooks authenticate with a header secret only (Okta sends them no \
+                           OAuth token): give event routes to a tenant with `header-secret` auth";
+            return Err(("routes".into(), message.into()));
+        }
+        Ok(tenant)
     }
 }
 
@@ -741,15 +882,57 @@ fn validate_header_secret(
 }
 
 impl raw::Route {
+    /// Refuses what only an inline route can have: an event route answers Okta before its rule
+    /// runs, and retries a failed event instead (`[events]`).
+    fn refuse_event_route_keys(&self) -> Result<(), Invalid> {
+        let why = "an event route answers Okta before its rule runs";
+        let refused = [
+            (
+                "request_type",
+                self.request_type.is_some(),
+                "event hooks have no request type",
+            ),
+            (
+                "on_failure",
+                self.on_failure.is_some(),
+                "a failed event is retried (`[events]` max_attempts), there is no failure answer",
+            ),
+            (
+                "shadow_rule",
+                self.shadow_rule.is_some(),
+                "shadow rules compare answers to Okta",
+            ),
+            (
+                "circuit_breaker",
+                self.circuit_breaker.failures.is_some()
+                    || self.circuit_breaker.cool_down_ms.is_some(),
+                "a failed event is retried with growing pauses instead",
+            ),
+        ];
+        match refused.into_iter().find(|(_, set, _)| *set) {
+            Some((key, _, reason)) => Err((key.into(), format!("{why}: {reason}"))),
+            None => Ok(()),
+        }
+    }
+
     fn validate(self, base: &Path, defaults: &Defaults) -> Result<RouteConfig, Invalid> {
-        let Some(hook) = HookType::of_event_type(&self.event_type) else {
-            let known = HookType::ALL.map(|hook| format!("`{}`", hook.event_type()));
-            let message = format!(
-                "`{}` is not supported yet; rules can handle {}",
-                self.event_type,
-                known.join(", ")
-            );
-            return Err(("event_type".into(), message));
+        let events = EventPattern::parse(&self.event_type);
+        let hook = match HookType::of_event_type(&self.event_type) {
+            Some(HookType::Event) | None if events.is_none() => {
+                let known = HookType::INLINE.map(|hook| format!("`{}`", hook.event_type()));
+                let message = format!(
+                    "`{}` is neither an inline hook's event type ({}) nor a System Log event \
+                     type for event hooks (`user.lifecycle.create`, `user.lifecycle.*` or `*`)",
+                    GuestText::new(&self.event_type, 128),
+                    known.join(", ")
+                );
+                return Err(("event_type".into(), message));
+            }
+            Some(hook) => hook,
+            None => {
+                self.refuse_event_route_keys()?;
+                HookType::Event
+            }
         };
         if let Some(request_type) = &self.request_type
             && !hook.request_types().contains(&request_type.as_str())
@@ -798,6 +981,7 @@ impl raw::Route {
             on_failure: self.on_failure.unwrap_or(hook.default_policy()),
             hook,
             event_type: self.event_type,
+            events,
             request_type: self.request_type,
             rule: base.join(self.rule),
             settings,

@@ -22,16 +22,15 @@ use crate::scheduler::{RouteUsage, Share};
 use crate::tenant::breaker::{Outcome, Verdict};
 use crate::tenant::{Route, Tenant};
 
-/// Answers one call of `tenant`. Only an unparsable body is an error (answered with 400); a rule
-/// that fails, or a call no rule handles, is answered by the failure policy, logged and counted.
+/// Answers one inline hook call of `tenant`: a rule that fails, or a call no rule handles, is
+/// answered by the failure policy, logged and counted.
 pub async fn answer(
     runtime: &Runtime,
     metrics: &Metrics,
     shadows: &shadow::Budget,
     tenant: &Tenant,
-    body: &[u8],
-) -> Result<Answer, ParseError> {
-    let call = HookCall::parse(body)?;
+    call: HookCall,
+) -> Answer {
     let started = Instant::now();
     let span = Span::current();
     span.record("event_id", call.envelope.event_id.as_str());
@@ -73,7 +72,7 @@ pub async fn answer(
     };
     span.record("decision", answer.label());
     metrics.answer(&tenant.id, answer.label(), started.elapsed().as_secs_f64());
-    Ok(answer)
+    answer
 }
 
 /// Runs `route`'s rule on `call` for `tenant`, unless its circuit breaker is open or the

@@ -1,4 +1,5 @@
-//! The Okta inline hook types a rule can handle, one module each, behind one enum.
+//! The Okta hook types a rule can handle (the six inline hooks and event hooks), one module each,
+//! behind one enum.
 //!
 //! Each module owns everything particular to its hook: the typed request parsed from Okta's body,
 //! the decision a rule returns, the check of that decision against what Okta accepts, its
@@ -13,6 +14,7 @@
 //! sandbox masks it in everything the rule writes, and [`Decision::withhold`] keeps it out of the
 //! answer.
 
+pub mod event;
 pub mod password_import;
 pub mod registration;
 pub mod saml;
@@ -33,11 +35,25 @@ pub enum HookType {
     PasswordImport,
     Telephony,
     UserImport,
+    /// Event hooks: System Log events, acknowledged at once and handled afterwards
+    /// ([`crate::events`]); nothing a rule decides goes back to Okta.
+    Event,
 }
 
 impl HookType {
     /// Every hook type, in the order the documentation lists them.
-    pub const ALL: [HookType; 6] = [
+    pub const ALL: [HookType; 7] = [
+        HookType::Registration,
+        HookType::Token,
+        HookType::Saml,
+        HookType::PasswordImport,
+        HookType::Telephony,
+        HookType::UserImport,
+        HookType::Event,
+    ];
+
+    /// The inline hook types: Okta waits for the rule's answer.
+    pub const INLINE: [HookType; 6] = [
         HookType::Registration,
         HookType::Token,
         HookType::Saml,
@@ -55,6 +71,7 @@ impl HookType {
             HookType::PasswordImport => password_import::EVENT_TYPE,
             HookType::Telephony => telephony::EVENT_TYPE,
             HookType::UserImport => user_import::EVENT_TYPE,
+            HookType::Event => event::EVENT_TYPE,
         }
     }
 
@@ -75,6 +92,7 @@ impl HookType {
             HookType::PasswordImport => "password-import",
             HookType::Telephony => "telephony",
             HookType::UserImport => "user-import",
+            HookType::Event => "event",
         }
     }
 
@@ -83,22 +101,27 @@ impl HookType {
         match self {
             HookType::Registration => registration::REQUEST_TYPES,
             HookType::Telephony => telephony::REQUEST_TYPES,
-            HookType::Token | HookType::Saml | HookType::PasswordImport | HookType::UserImport => {
-                &[]
-            }
+            HookType::Token
+            | HookType::Saml
+            | HookType::PasswordImport
+            | HookType::UserImport
+            | HookType::Event => &[],
         }
     }
 
     /// What Okta itself does when this hook fails: registration fails closed (the registration
     /// is denied), token and SAML fail open (the token or assertion is issued unchanged), password
     /// import fails closed (the password is not verified), telephony fails open (Okta sends the
-    /// code itself), user import fails open (the import goes on as planned).
+    /// code itself), user import fails open (the import goes on as planned). An event delivery is
+    /// acknowledged before any rule runs, so the policy means nothing there.
     pub fn default_policy(self) -> FailurePolicy {
         match self {
             HookType::Registration | HookType::PasswordImport => FailurePolicy::FailClosed,
-            HookType::Token | HookType::Saml | HookType::Telephony | HookType::UserImport => {
-                FailurePolicy::FailOpen
-            }
+            HookType::Token
+            | HookType::Saml
+            | HookType::Telephony
+            | HookType::UserImport
+            | HookType::Event => FailurePolicy::FailOpen,
         }
     }
 
@@ -126,6 +149,7 @@ impl HookType {
             HookType::PasswordImport => password_import::failure_answer(),
             HookType::Telephony => telephony::failure_answer(),
             HookType::UserImport => user_import::failure_answer(policy),
+            HookType::Event => Answer::NoChange,
         }
     }
 
@@ -172,6 +196,8 @@ impl HookType {
                 Request::Telephony(telephony::request(call, flow, settings))
             }
             HookType::UserImport => Request::UserImport(user_import::request(call, settings)),
+            // A delivery holds several events, each handled on its own ([`crate::events`]).
+            HookType::Event => return Err(Unrouted::NoRoute),
         })
     }
 }
@@ -202,6 +228,7 @@ pub enum Request {
     PasswordImport(password_import::Request),
     Telephony(telephony::Request),
     UserImport(user_import::Request),
+    Event(event::Request),
 }
 
 /// A rule's decision, of its hook type.
@@ -213,6 +240,7 @@ pub enum Decision {
     PasswordImport(password_import::Decision),
     Telephony(telephony::Decision),
     UserImport(user_import::Decision),
+    Event(event::Decision),
 }
 
 /// What a request asked for that its decision is checked against: the registration flow, the
@@ -225,6 +253,7 @@ pub enum Asked {
     PasswordImport,
     Telephony,
     UserImport,
+    Event,
 }
 
 impl Request {
@@ -236,6 +265,7 @@ impl Request {
             Request::PasswordImport(_) => HookType::PasswordImport,
             Request::Telephony(_) => HookType::Telephony,
             Request::UserImport(_) => HookType::UserImport,
+            Request::Event(_) => HookType::Event,
         }
     }
 
@@ -247,7 +277,8 @@ impl Request {
             Request::Registration(_)
             | Request::Token(_)
             | Request::Saml(_)
-            | Request::UserImport(_) => Vec::new(),
+            | Request::UserImport(_)
+            | Request::Event(_) => Vec::new(),
             Request::PasswordImport(request) => request.secrets(),
             Request::Telephony(request) => request.secrets(),
         }
@@ -261,6 +292,7 @@ impl Request {
             Request::PasswordImport(_) => Asked::PasswordImport,
             Request::Telephony(_) => Asked::Telephony,
             Request::UserImport(_) => Asked::UserImport,
+            Request::Event(_) => Asked::Event,
         }
     }
 }
@@ -277,7 +309,8 @@ impl Decision {
             Decision::Registration(_)
             | Decision::Token(_)
             | Decision::Saml(_)
-            | Decision::UserImport(_) => false,
+            | Decision::UserImport(_)
+            | Decision::Event(_) => false,
         }
     }
 }
@@ -324,6 +357,8 @@ pub fn render(decision: Decision, asked: Asked, max_bytes: usize) -> Result<Answ
         }
         (Decision::Telephony(d), Asked::Telephony) => telephony::render(d, max_bytes),
         (Decision::UserImport(d), Asked::UserImport) => user_import::render(d, max_bytes),
+        // Okta gets its answer when the delivery is queued, before any event rule runs.
+        (Decision::Event(_), Asked::Event) => Ok(Answer::NoChange),
         _ => Err(Refusal::Invalid(
             "the decision is for another hook type than the call".into(),
         )),
@@ -346,7 +381,7 @@ mod tests {
         assert_eq!(HookType::of_event_type("com.okta.example.unknown"), None);
         // Fail-closed means something different for each hook; it is never a silent 204, except
         // for password import, where 204 is Okta's own `UNVERIFIED`. Telephony has one answer.
-        for hook in HookType::ALL {
+        for hook in HookType::INLINE {
             let closed = hook.failure_answer(FailurePolicy::FailClosed);
             if hook == HookType::PasswordImport {
                 assert_eq!(closed, Answer::NoChange);

@@ -1,6 +1,8 @@
 //! The HTTP front: hyper 1.x on tokio, one task per connection, graceful shutdown.
 //!
-//! Endpoints: `POST /hooks/{tenant}` (every inline hook of that tenant), `GET /healthz` (the
+//! Endpoints: `POST /hooks/{tenant}` (every inline hook of that tenant, and its event hook
+//! deliveries, acknowledged once queued: see `crate::events`), `GET /hooks/{tenant}` (an event
+//! hook's verification), `GET /healthz` (the
 //! process is up), `GET /readyz` (rules are loaded), `GET /metrics` (Prometheus text). With an
 //! admin listener ([`Endpoints`]), `/metrics` and the detailed `/readyz` (tenant ids, rule paths,
 //! load errors) move there, and the hook listener's `/readyz` says only ready or degraded.
@@ -23,10 +25,14 @@ use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use tokio::net::TcpListener;
-use tracing::{Instrument, field};
+use tracing::{Instrument, Span, field};
 
 use crate::app::App;
+use crate::events::{self, NotAcknowledged};
 use crate::hook;
+use crate::hooks::event;
+use crate::okta::HookCall;
+use crate::tenant::Tenant;
 use connections::Connections;
 use reply::{Body, Rejection, json_response};
 
@@ -203,7 +209,7 @@ fn endpoint(
             )
         }
         "/readyz" => json_response(StatusCode::OK, app.status().to_string()),
-        _ => reply::metrics(app.metrics.encode(&app.tenants())),
+        _ => reply::metrics(app.metrics.encode(&app.tenants(), &events::per_tenant(app))),
     })
 }
 
@@ -243,18 +249,52 @@ async fn hook_call(
             return verification(request.headers());
         }
         let body = read_body(request).await?;
-        let answer = hook::answer(&app.runtime, &app.metrics, &app.shadows, tenant, &body)
-            .await
-            .map_err(|e| {
-                tracing::info!(error = %e, "unparsable hook request");
-                Rejection::BadRequest(e)
-            })?;
+        let call = HookCall::parse(&body).map_err(|e| {
+            tracing::info!(error = %e, "unparsable hook request");
+            Rejection::BadRequest(e)
+        })?;
+        if call.envelope.event_type == event::EVENT_TYPE {
+            return delivery(app, tenant, &call, started).await;
+        }
+        let answer = hook::answer(&app.runtime, &app.metrics, &app.shadows, tenant, call).await;
         let micros = started.elapsed().as_micros() as u64;
         tracing::info!(micros, "hook answered");
         Ok(reply::answer(answer))
     }
     .instrument(span)
     .await
+}
+
+/// Acknowledges an event hook delivery once its events are queued (`200`), or refuses it: `400`
+/// for a malformed one, `503` when it could not be queued, so that Okta retries.
+async fn delivery(
+    app: &App,
+    tenant: &Tenant,
+    call: &HookCall,
+    started: Instant,
+) -> Result<Response<Body>, Rejection> {
+    Span::current().record("event_id", call.envelope.event_id.as_str());
+    Span::current().record("hook", event::EVENT_TYPE);
+    match events::acknowledge(app, tenant, call).await {
+        Ok(enqueued) => {
+            let micros = started.elapsed().as_micros() as u64;
+            tracing::info!(
+                micros,
+                queued = enqueued.queued,
+                duplicates = enqueued.duplicates,
+                "event delivery acknowledged"
+            );
+            Ok(reply::acknowledged())
+        }
+        Err(NotAcknowledged::Invalid(error)) => {
+            tracing::warn!(%error, "event delivery refused");
+            Err(Rejection::BadDelivery(error))
+        }
+        Err(error) => {
+            tracing::error!(%error, "event delivery not queued; answering 503 so that Okta retries");
+            Err(Rejection::Unavailable)
+        }
+    }
 }
 
 /// The header of an event hook verification (`GET`), whose value Okta expects echoed.

@@ -1,4 +1,4 @@
-//! wasmhook answers Okta inline hooks by running user-written rules as sandboxed WebAssembly
+//! wasmhook answers Okta inline hooks (and handles its event hooks) by running user-written rules as sandboxed WebAssembly
 //! components: one server for many tenants, a fresh isolated instance per call, and an explicit,
 //! fast answer for every failure.
 //!
@@ -18,6 +18,9 @@
 //! - [`hooks`]: one module per hook type ([`hooks::registration`], [`hooks::token`],
 //!   [`hooks::saml`]), listed once in [`hooks::HookType`]: the typed request, the decision and its
 //!   check against what Okta accepts, rendering, and the answer per failure policy.
+//! - [`events`]: event hook deliveries after the `POST`: queued durably on disk (redb) before
+//!   the 200, then each event run through its route's event rule, retried, or kept as a dead
+//!   letter.
 //! - [`routing`]: `eventType` (+ `requestType` where the hook has them) → the route and rule.
 //! - [`scheduler`]: CPU fair share between tenants (who runs when the machine is busy, which
 //!   calls are throttled); [`tenant::breaker`] stops running a route's rule that keeps failing.
@@ -41,6 +44,7 @@ pub mod app;
 pub mod cases;
 pub mod cli;
 pub mod config;
+pub mod events;
 pub mod hook;
 pub mod hooks;
 pub mod http;

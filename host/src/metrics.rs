@@ -12,6 +12,9 @@ use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use prometheus_client::registry::Registry;
 
+use std::collections::BTreeMap;
+
+use crate::events::queue::TenantQueue;
 use crate::tenant::Tenants;
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -44,6 +47,12 @@ struct OutcomeLabels {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct EventLabels {
+    tenant: String,
+    outcome: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct TenantLabels {
     tenant: String,
 }
@@ -58,6 +67,7 @@ pub struct Metrics {
     auth_failures: Family<AuthLabels, Counter>,
     evaluation_seconds: Family<TenantLabels, Histogram>,
     connections_refused: Counter,
+    events: Family<EventLabels, Counter>,
 }
 
 impl Default for Metrics {
@@ -113,8 +123,16 @@ impl Default for Metrics {
             "Connections closed at once because every open connection was busy",
             connections_refused.clone(),
         );
+        let events = Family::default();
+        registry.register(
+            "events",
+            "System Log events from event hooks by what became of them: queued, duplicate \
+             (already queued), unrouted (no event route), handled, retried, dead_letter",
+            events.clone(),
+        );
         Metrics {
             registry,
+            events,
             connections_refused,
             responses,
             answers,
@@ -178,14 +196,26 @@ impl Metrics {
             .inc();
     }
 
-    /// The Prometheus text exposition of every metric, with `tenants`' usage.
-    pub fn encode(&self, tenants: &Tenants) -> String {
+    /// Counts `count` events of `tenant` that had `outcome`.
+    pub fn events(&self, tenant: &str, outcome: &'static str, count: u64) {
+        if count > 0 {
+            let labels = EventLabels {
+                tenant: tenant.into(),
+                outcome,
+            };
+            self.events.get_or_create(&labels).inc_by(count);
+        }
+    }
+
+    /// The Prometheus text exposition of every metric, with `tenants`' usage and the event
+    /// queue per tenant.
+    pub fn encode(&self, tenants: &Tenants, queue: &BTreeMap<String, TenantQueue>) -> String {
         let mut text = String::new();
         prometheus_client::encoding::text::encode(&mut text, &self.registry)
             .expect("writing to a String cannot fail");
         // Before the closing `# EOF` of the exposition.
         let end = text.rfind("# EOF").unwrap_or(text.len());
-        text.insert_str(end, &usage_text(tenants));
+        text.insert_str(end, &(usage_text(tenants) + &queue_text(queue)));
         text
     }
 }
@@ -236,6 +266,38 @@ fn usage_text(tenants: &Tenants) -> String {
          # TYPE wasmhook_circuit_state gauge\n{circuit}\
          # HELP wasmhook_shadow_evaluations Shadow rule evaluations by how they compared with the live answer.\n\
          # TYPE wasmhook_shadow_evaluations counter\n{shadows}"
+    )
+}
+
+/// The event queue per tenant, in the text format.
+fn queue_text(queue: &BTreeMap<String, TenantQueue>) -> String {
+    use std::fmt::Write;
+    let (mut queued, mut oldest, mut dead) = (String::new(), String::new(), String::new());
+    for (tenant, state) in queue {
+        let id = label(tenant);
+        let _ = writeln!(
+            queued,
+            "wasmhook_event_queue_events{{tenant=\"{id}\"}} {}",
+            state.queued
+        );
+        let age = state.oldest_age.map_or(0.0, |age| age.as_secs_f64());
+        let _ = writeln!(
+            oldest,
+            "wasmhook_event_queue_oldest_age_seconds{{tenant=\"{id}\"}} {age}"
+        );
+        let _ = writeln!(
+            dead,
+            "wasmhook_event_dead_letters{{tenant=\"{id}\"}} {}",
+            state.dead_letters
+        );
+    }
+    format!(
+        "# HELP wasmhook_event_queue_events Events acknowledged and waiting for their rule.\n\
+         # TYPE wasmhook_event_queue_events gauge\n{queued}\
+         # HELP wasmhook_event_queue_oldest_age_seconds Age of the oldest event waiting.\n\
+         # TYPE wasmhook_event_queue_oldest_age_seconds gauge\n{oldest}\
+         # HELP wasmhook_event_dead_letters Events kept after their last attempt failed.\n\
+         # TYPE wasmhook_event_dead_letters gauge\n{dead}"
     )
 }
 

@@ -102,6 +102,9 @@ pub async fn reload(app: &Arc<App>, cause: Cause) -> Result<Config, ConfigError>
         log_changes(&previous, &tenants);
         let (serving, failed) = (tenants.len(), tenants.errors.len());
         app.swap(tenants);
+        if let Err(error) = crate::events::configure(app, &config) {
+            tracing::error!(%error, "event routes loaded, but their deliveries get 503 until the queue opens");
+        }
         (config, serving, failed)
     });
     // The outcome is visible in `/readyz` before the line that says the reload ended.

@@ -52,6 +52,7 @@ const WIT: &[(&str, &str)] = &[
         "wit/user-import.wit",
         include_str!("../../wit/user-import.wit"),
     ),
+    ("wit/event.wit", include_str!("../../wit/event.wit")),
     ("wit/settings.wit", include_str!("../../wit/settings.wit")),
     (
         "wit/http-client.wit",
@@ -276,6 +277,9 @@ fn hook_files(hook: HookType) -> HookFiles {
             settings_json: r#"{"normalise":["login","email"]}"#,
             route_toml: "",
         },
+        HookType::Event => {
+            unreachable!("`wasmhook new` offers the inline hooks (HookType::INLINE)")
+        }
     }
 }
 
@@ -470,7 +474,7 @@ mod tests {
     #[test]
     fn every_project_has_its_wit_helpers_rule_request_cases_and_build_script() {
         for language in [Language::Rust, Language::Python, Language::Javascript] {
-            for hook in HookType::ALL {
+            for hook in HookType::INLINE {
                 let files = files("my-rule", language, hook);
                 let names: Vec<&str> = files.iter().map(|(path, _, _)| path.as_str()).collect();
                 for expected in ["wit/types.wit", "build.sh", "cases.toml", "README.md"] {

@@ -18,6 +18,7 @@ use tokio::sync::Semaphore;
 use crate::config::{Config, ConfigError, Problems, RouteConfig, TenantConfig};
 use crate::hook::shadow::{Shadow, Tally};
 use crate::hooks::HookType;
+use crate::hooks::event::EventPattern;
 use crate::okta::FailurePolicy;
 use crate::routing::RouteTable;
 use crate::runtime::outbound::Grant;
@@ -55,6 +56,8 @@ pub struct Route {
     pub hook: HookType,
     pub event_type: String,
     pub request_type: Option<String>,
+    /// For an event route, the System Log event types it handles.
+    pub events: Option<EventPattern>,
     pub rule: Arc<CompiledRule>,
     /// The rule file, for logs and status.
     pub rule_path: PathBuf,
@@ -145,6 +148,17 @@ impl Tenants {
 }
 
 impl Tenant {
+    /// The event route that handles System Log events of `event_type`: the most specific pattern
+    /// that matches (`user.lifecycle.create` before `user.lifecycle.*` before `*`).
+    pub fn event_route(&self, event_type: &str) -> Option<&Route> {
+        self.routes
+            .iter()
+            .filter_map(|route| Some((route, route.events.as_ref()?)))
+            .filter(|(_, pattern)| pattern.matches(event_type))
+            .max_by_key(|(_, pattern)| pattern.specificity())
+            .map(|(route, _)| route)
+    }
+
     /// Builds a tenant, loading every route's rule; on failure, every problem found (a broken
     /// route does not hide the next one), each with its location.
     fn build(
@@ -258,6 +272,7 @@ impl Route {
             hook: route.hook,
             event_type: route.event_type.clone(),
             request_type: route.request_type.clone(),
+            events: route.events.clone(),
             rule,
             rule_path: route.rule.clone(),
             rule_name: rule_name(&route.rule),

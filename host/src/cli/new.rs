@@ -21,11 +21,11 @@ pub struct NewArgs {
 }
 
 fn hook_names() -> clap::builder::PossibleValuesParser {
-    clap::builder::PossibleValuesParser::new(HookType::ALL.map(HookType::name))
+    clap::builder::PossibleValuesParser::new(HookType::INLINE.map(HookType::name))
 }
 
 pub fn new(args: NewArgs) -> anyhow::Result<()> {
-    let hook = HookType::ALL
+    let hook = HookType::INLINE
         .into_iter()
         .find(|hook| hook.name() == args.hook)
         .context("clap accepts only hook names")?;

@@ -21,6 +21,7 @@ pub async fn serve(
     crate::http::connections::raise_descriptor_limit();
     let config = Config::load(config, listen)?;
     let app = Arc::new(App::load(&config)?);
+    crate::events::configure(&app, &config)?;
     crate::reload::spawn(app.clone(), &config)?;
     let bind = |address: SocketAddr| async move {
         tokio::net::TcpListener::bind(address)

@@ -9,6 +9,7 @@ use http::{HeaderValue, Response, StatusCode, header};
 use http_body_util::Full;
 use serde_json::json;
 
+use crate::hooks::event::DeliveryError;
 use crate::okta::{Answer, ParseError};
 
 pub type Body = Full<Bytes>;
@@ -32,6 +33,10 @@ pub enum Rejection {
     BadBody,
     /// An event hook verification challenge that is empty, too long or not visible ASCII.
     BadChallenge,
+    /// An event hook delivery whose events cannot be identified.
+    BadDelivery(DeliveryError),
+    /// The delivery could not be queued (full, or the disk failed): Okta retries a 5xx once.
+    Unavailable,
 }
 
 impl Rejection {
@@ -63,6 +68,14 @@ impl Rejection {
                 StatusCode::BAD_REQUEST,
                 "Invalid verification challenge.".to_owned(),
             ),
+            Rejection::BadDelivery(error) => (
+                StatusCode::BAD_REQUEST,
+                format!("Invalid event hook delivery: {error}."),
+            ),
+            Rejection::Unavailable => (
+                StatusCode::SERVICE_UNAVAILABLE,
+                "The events could not be queued; try again later.".to_owned(),
+            ),
         };
         let mut response = json_response(
             status,
@@ -84,6 +97,11 @@ pub fn verification(challenge: &str) -> Response<Body> {
         StatusCode::OK,
         json!({ "verification": challenge }).to_string(),
     )
+}
+
+/// An event hook delivery acknowledged: `200` with an empty body, as Okta expects.
+pub fn acknowledged() -> Response<Body> {
+    Response::new(Body::default())
 }
 
 /// Okta's answer: `204` with an empty body for "no change", else `200` with the JSON.

@@ -9,7 +9,7 @@ use wasmtime::component::{Instance, InstancePre};
 use wasmtime::{AsContextMut, Store};
 
 use crate::hooks::{
-    self, HookType, password_import, registration, saml, telephony, token, user_import,
+    self, HookType, event, password_import, registration, saml, telephony, token, user_import,
 };
 use crate::okta;
 
@@ -28,6 +28,7 @@ mod generated {
                 export wasmhook:rule/password-import@0.1.0;
                 export wasmhook:rule/telephony@0.1.0;
                 export wasmhook:rule/user-import@0.1.0;
+                export wasmhook:rule/event@0.1.0;
                 export wasmhook:rule/settings@0.1.0;
             }
         ",
@@ -38,9 +39,9 @@ mod generated {
 }
 
 use generated::exports::wasmhook::rule::{
-    password_import as guest_password_import, registration as guest_registration,
-    saml as guest_saml, settings as guest_settings, telephony as guest_telephony,
-    token as guest_token, user_import as guest_user_import,
+    event as guest_event, password_import as guest_password_import,
+    registration as guest_registration, saml as guest_saml, settings as guest_settings,
+    telephony as guest_telephony, token as guest_token, user_import as guest_user_import,
 };
 pub use generated::wasmhook::rule::types::{self, Level};
 pub use generated::wasmhook::rule::{http_client, log};
@@ -65,6 +66,7 @@ pub enum Exports {
     PasswordImport(guest_password_import::GuestIndices),
     Telephony(guest_telephony::GuestIndices),
     UserImport(guest_user_import::GuestIndices),
+    Event(guest_event::GuestIndices),
 }
 
 impl Exports {
@@ -86,6 +88,7 @@ impl Exports {
             guest_user_import::GuestIndices::new(pre)
                 .ok()
                 .map(Exports::UserImport),
+            guest_event::GuestIndices::new(pre).ok().map(Exports::Event),
         ]
         .into_iter()
         .flatten()
@@ -122,6 +125,7 @@ impl Exports {
             Exports::PasswordImport(_) => HookType::PasswordImport,
             Exports::Telephony(_) => HookType::Telephony,
             Exports::UserImport(_) => HookType::UserImport,
+            Exports::Event(_) => HookType::Event,
         }
     }
 
@@ -169,6 +173,12 @@ impl Exports {
                 let request = guest_user_import::Request::from(request);
                 let decision = guest.call_evaluate(store, &request).await?;
                 Ok(decision.map(|d| hooks::Decision::UserImport(d.into())))
+            }
+            (Exports::Event(indices), hooks::Request::Event(request)) => {
+                let guest = indices.load(store.as_context_mut(), instance)?;
+                let request = guest_event::Request::from(request);
+                let handled = guest.call_handle(store, &request).await?;
+                Ok(handled.map(|()| hooks::Decision::Event(event::Decision)))
             }
             (exports, request) => Err(wasmtime::format_err!(
                 "a {} rule was given a {} request",
@@ -664,6 +674,46 @@ impl From<guest_user_import::Decision> for user_import::Decision {
             link_user_id: d.link_user_id,
             error: d.error.map(Into::into),
             debug_context: d.debug_context,
+        }
+    }
+}
+
+// Event hooks.
+
+impl From<event::Entity> for guest_event::Entity {
+    fn from(e: event::Entity) -> Self {
+        guest_event::Entity {
+            id: e.id,
+            kind: e.kind,
+            alternate_id: e.alternate_id,
+            display_name: e.display_name,
+        }
+    }
+}
+
+impl From<event::Request> for guest_event::Request {
+    fn from(r: event::Request) -> Self {
+        let e = r.event;
+        guest_event::Request {
+            event: guest_event::LogEvent {
+                uuid: e.uuid,
+                event_type: e.event_type,
+                published: e.published,
+                display_message: e.display_message,
+                severity: e.severity,
+                actor: e.actor.map(Into::into),
+                target: e.target.into_iter().map(Into::into).collect(),
+                outcome: e.outcome,
+                outcome_reason: e.outcome_reason,
+                raw: e.raw,
+            },
+            delivery: guest_event::Delivery {
+                event_id: r.delivery.event_id,
+                event_time: r.delivery.event_time,
+                source: r.delivery.source,
+            },
+            attempt: r.attempt,
+            settings: r.settings,
         }
     }
 }
