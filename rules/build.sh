@@ -7,7 +7,7 @@
 # Bindings are generated from ../wit at build time. A non-Rust rule is rebuilt only when its
 # sources, its language's helpers or the WIT changed. Toolchains come from `make setup`.
 # A rule's folder name says its hook: `token-*`, `saml-*`, `password-*` (password import),
-# `telephony-*` and `user-import-*` are built for those hooks' worlds, every other rule for
+# `telephony-*`, `user-import-*` and `event-*` (event hooks) are built for those hooks' worlds, every other rule for
 # registration (Rust rules name their hook with the SDK's export macro).
 set -euo pipefail
 cd "$(dirname "$0")"
@@ -29,6 +29,7 @@ world_of() {
     password-*) echo password-import-rule ;;
     telephony-*) echo telephony-rule ;;
     user-import-*) echo user-import-rule ;;
+    event-*) echo event-rule ;;
     *) echo registration-rule ;;
   esac
 }

@@ -590,6 +590,75 @@ export interface UserImportHook {
 }
 
 // ---------------------------------------------------------------------------------------------
+// Event hook (wit/event.wit, world `event-rule`, export `event`). Nothing waits for the rule: the
+// server queues each delivered event, acknowledges the delivery, then runs the rule once per event
+// (at least once: make its effect idempotent, keyed by `uuid`), trying a failed event again later.
+
+/** Who did something, or what it was done to (`actor`, `target[]`). */
+export interface Entity {
+  /** The Okta id, e.g. `00uz9fj5aT69fHVro1d6`. */
+  id: string;
+  /** `type`: `User`, `AppInstance`, `AppUser`, `UserGroup`, … */
+  kind: string;
+  /** `alternateId`: for a user, normally the login. */
+  alternateId?: string | undefined;
+  /** `displayName`. */
+  displayName?: string | undefined;
+}
+
+/** One System Log event (`data.events[]`), typed where every event has the field, plus the whole event as raw JSON. */
+export interface LogEvent {
+  /** `uuid`: unique per event; the server handles each uuid of a tenant once. */
+  uuid: string;
+  /** `eventType`, e.g. `user.lifecycle.deactivate`. */
+  eventType: string;
+  /** `published`: when it happened, ISO-8601. */
+  published: string;
+  /** `displayMessage`, e.g. `Deactivate Okta user`. */
+  displayMessage?: string | undefined;
+  /** `severity`: `DEBUG`, `INFO`, `WARN` or `ERROR`. */
+  severity?: string | undefined;
+  /** Who did it. */
+  actor?: Entity | undefined;
+  /** What it was done to, in the order Okta sent them (see `targets`). */
+  target: Entity[];
+  /** `outcome.result`: `SUCCESS`, `FAILURE`, `SKIPPED`, `ALLOW`, `DENY`, `CHALLENGE`, … */
+  outcome?: string | undefined;
+  /** `outcome.reason`. */
+  outcomeReason?: string | undefined;
+  /** The event exactly as Okta sent it (`client`, `transaction`, `debugContext`, …), as JSON text. */
+  raw: Json;
+}
+
+/** The delivery that brought the event (the event hook call's envelope). */
+export interface Delivery {
+  /** `eventId` of the delivery (one delivery carries one or more events). */
+  eventId: string;
+  /** `eventTime`: when Okta sent it, ISO-8601. */
+  eventTime: string;
+  /** `source`: the event hook's URL at Okta. */
+  source: string;
+}
+
+/** One event for the rule. */
+export interface EventRequest {
+  /** The event. */
+  event: LogEvent;
+  /** The delivery that brought it. */
+  delivery: Delivery;
+  /** Which attempt this is: 1 the first time, 2 after one failure, … */
+  attempt: number;
+  /** This route's settings as JSON text (`{}` when none); `settings(request)` parses them. */
+  settings: Json;
+}
+
+/** The object an event rule exports as `event` (wrap it in `rule`). */
+export interface EventHook {
+  /** Acts on one event; returning means done, throwing (or `fail`) means not done: the server tries again later, and after the last attempt keeps the event as a dead letter. */
+  handle(request: EventRequest): void;
+}
+
+// ---------------------------------------------------------------------------------------------
 // Settings check (wit/settings.wit, every world, export `settings`).
 
 /** The object a rule may export as `settings`: `validateSettings` throws to refuse the settings. */
@@ -751,6 +820,12 @@ export function addAttribute(
 
 /** Adds (`'add'`) or replaces (`'replace'`) the member at `path` (a JSON Pointer under `/subject/`, `/authentication/`, `/conditions/` or `/claims/`) with `value`. */
 export function patchAssertion(decision: SamlDecision, op: 'add' | 'replace', path: string, value: JsonValue): SamlDecision;
+
+// ---------------------------------------------------------------------------------------------
+// Event helpers.
+
+/** The event's targets (`event.target`) of `kind` (`User`, `AppInstance`, `UserGroup`, …), in order. */
+export function targets(event: { readonly target: readonly Entity[] }, kind: string): Entity[];
 
 // ---------------------------------------------------------------------------------------------
 // Outbound HTTP (wit/http-client.wit), on the routes that grant it (`allowed_outbound_hosts`).

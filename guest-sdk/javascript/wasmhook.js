@@ -1,8 +1,8 @@
 // Helpers for wasmhook rules written in JavaScript and built with jco (componentize-js), for every
-// hook: shared ones first, then registration, token, password import, telephony, user import and
-// SAML builders, and outbound HTTP. A rule exports the object of its hook (`registration`, `token`,
-// `saml`, `passwordImport`, `telephony` or `userImport`) and is built for that hook's world; it may also
-// export `settings` (`{ validateSettings(settings) }`) to check its settings at load.
+// hook: shared ones first, then registration, token, password import, telephony, user import,
+// SAML and event helpers, and outbound HTTP. A rule exports the object of its hook (`registration`,
+// `token`, `saml`, `passwordImport`, `telephony`, `userImport` or `event`) and is built for that hook's
+// world; it may also export `settings` (`{ validateSettings(settings) }`) to check its settings at load.
 //
 // The component's types come from wit/ when the rule is built (records are plain objects with
 // camelCase fields, enums are kebab-case strings, variants are `{ tag, val }`; test an option with
@@ -362,6 +362,16 @@ export function addAttribute(decision, name, values, { nameFormat = UNSPECIFIED,
 export function patchAssertion(decision, op, path, value) {
   decision.assertionPatch.push(operation(op, path, value));
   return decision;
+}
+
+// Event hook (`event-rule`): `event.handle(request)` acts on one System Log event after it
+// happened. Returning means done; throwing (or `fail`) means not done, and the server tries again
+// later. A rule runs at least once per event: make its effect idempotent (key it by
+// `request.event.uuid`).
+
+/** The event's targets (`event.target`) of `kind`: `User`, `AppInstance`, `UserGroup`, … */
+export function targets(event, kind) {
+  return event.target.filter((entity) => entity.kind === kind);
 }
 
 /** Writes to the server's log, tagged with the call. Never log secrets or personal data. */

@@ -33,6 +33,7 @@
 //! - [`password_import`]: the password import hook (`com.okta.user.credential.password.import`).
 //! - [`telephony`]: the telephony hook (`com.okta.telephony.provider`).
 //! - [`user_import`]: the user import hook (`com.okta.import.transform`).
+//! - [`event`]: event hooks (`com.okta.event_hook`), one System Log event at a time.
 //! - [`types`]: shapes every hook shares (profile attributes, sessions, patch operations, errors).
 //! - [`log`]: structured logging into the server's log, tagged with the request.
 //! - `http`: outbound HTTP requests, on routes that grant them (WebAssembly builds only).
@@ -50,6 +51,7 @@
 #[cfg(doctest)]
 pub struct ReadmeExample;
 
+pub mod event;
 #[cfg(target_arch = "wasm32")]
 pub mod http;
 pub mod password_import;
@@ -119,6 +121,36 @@ macro_rules! export_telephony_rule {
 macro_rules! export_user_import_rule {
     ($rule:ty) => {
         $crate::__export_rule!($rule, user_import, export_user_import_bindings);
+    };
+}
+
+/// Exports a type implementing [`event::Rule`] as the component's event hook handler
+/// (`wasmhook:rule/event`) and its settings check (`wasmhook:rule/settings`).
+#[macro_export]
+macro_rules! export_event_rule {
+    ($rule:ty) => {
+        const _: () = {
+            struct WasmhookRule;
+
+            impl $crate::event::bindings::exports::wasmhook::rule::event::Guest for WasmhookRule {
+                fn handle(
+                    request: $crate::event::Request,
+                ) -> ::core::result::Result<(), ::std::string::String> {
+                    <$rule as $crate::event::Rule>::handle(request)
+                }
+            }
+
+            impl $crate::shared::settings::exports::wasmhook::rule::settings::Guest for WasmhookRule {
+                fn validate_settings(
+                    settings: ::std::string::String,
+                ) -> ::core::result::Result<(), ::std::string::String> {
+                    <$rule as $crate::event::Rule>::validate_settings(&settings)
+                }
+            }
+
+            $crate::event::bindings::export_event_bindings!(WasmhookRule with_types_in $crate::event::bindings);
+            $crate::shared::settings::export_settings!(WasmhookRule with_types_in $crate::shared::settings);
+        };
     };
 }
 

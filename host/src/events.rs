@@ -31,8 +31,10 @@ use tracing::Instrument;
 
 use crate::app::App;
 use crate::config::{Config, EventsConfig};
+use crate::hook::Job;
 use crate::hooks::{self, event};
 use crate::okta::HookCall;
+use crate::runtime::{RuleFailure, Runtime, Usage};
 use crate::tenant::Tenant;
 use queue::{Enqueued, NotQueued, Queue, Record, TenantQueue};
 
@@ -276,19 +278,22 @@ async fn run(app: &App, record: &Record, attempt: u32) -> Attempt {
         );
     };
     tracing::Span::current().record("rule", route.rule_name.as_str());
-    let request = event::request(&record.queued(), &record.delivery, attempt, &route.settings);
-    let deadline = Instant::now() + route.limits.deadline;
-    let (outcome, _usage) = app
-        .runtime
-        .evaluate(
-            &route.rule,
-            hooks::Request::Event(request),
-            &route.limits,
-            &route.outbound,
-            deadline,
-            (&tenant.share, &route.usage),
-        )
-        .await;
+    let job = Job {
+        rule: &route.rule,
+        settings: &route.settings,
+        limits: &route.limits,
+        outbound: &route.outbound,
+        share: &tenant.share,
+        usage: &route.usage,
+    };
+    let (outcome, _usage) = evaluate(
+        &app.runtime,
+        &job,
+        &record.queued(),
+        &record.delivery,
+        attempt,
+    )
+    .await;
     match outcome {
         Ok(_) => Attempt::Handled,
         Err(failure) => {
@@ -297,6 +302,36 @@ async fn run(app: &App, record: &Record, attempt: u32) -> Attempt {
             Attempt::Failed(failure.kind(), failure.to_string())
         }
     }
+}
+
+/// Runs `job`'s event rule on `event`, which came in `delivery`, for its `attempt`th time, as the
+/// worker does (and `wasmhook eval`, so that both run a rule alike).
+pub async fn evaluate(
+    runtime: &Runtime,
+    job: &Job<'_>,
+    event: &event::Queued,
+    delivery: &event::Delivery,
+    attempt: u32,
+) -> (Result<(), RuleFailure>, Usage) {
+    let request = event::request(event, delivery, attempt, job.settings);
+    let deadline = Instant::now() + job.limits.deadline;
+    let (outcome, usage) = runtime
+        .evaluate(
+            job.rule,
+            hooks::Request::Event(request),
+            job.limits,
+            job.outbound,
+            deadline,
+            (job.share, job.usage),
+        )
+        .await;
+    let outcome = outcome.and_then(|decision| match decision {
+        hooks::Decision::Event(_) => Ok(()),
+        _ => Err(RuleFailure::InvalidDecision(
+            "not an event rule's outcome".into(),
+        )),
+    });
+    (outcome, usage)
 }
 
 /// The pause after failed attempt number `attempt`: `retry_after`, doubled for each attempt

@@ -91,6 +91,10 @@ const RUST_SDK: &[(&str, &str)] = &[
         include_str!("../../guest-sdk/src/user_import.rs"),
     ),
     (
+        "sdk/src/event.rs",
+        include_str!("../../guest-sdk/src/event.rs"),
+    ),
+    (
         "sdk/src/shared.rs",
         include_str!("../../guest-sdk/src/shared.rs"),
     ),
@@ -138,6 +142,10 @@ const PYTHON_SDK: &[(&str, &str)] = &[
         "sdk/wasmhook_http.py",
         include_str!("../../guest-sdk/python/wasmhook_http.py"),
     ),
+    (
+        "sdk/wasmhook_event.py",
+        include_str!("../../guest-sdk/python/wasmhook_event.py"),
+    ),
     // Type stubs, for editors and type checkers; no rule imports them.
     (
         "sdk/wasmhook_sdk.pyi",
@@ -170,6 +178,10 @@ const PYTHON_SDK: &[(&str, &str)] = &[
     (
         "sdk/wasmhook_password_import.pyi",
         include_str!("../../guest-sdk/python/wasmhook_password_import.pyi"),
+    ),
+    (
+        "sdk/wasmhook_event.pyi",
+        include_str!("../../guest-sdk/python/wasmhook_event.pyi"),
     ),
 ];
 

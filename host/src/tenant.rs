@@ -151,12 +151,11 @@ impl Tenant {
     /// The event route that handles System Log events of `event_type`: the most specific pattern
     /// that matches (`user.lifecycle.create` before `user.lifecycle.*` before `*`).
     pub fn event_route(&self, event_type: &str) -> Option<&Route> {
-        self.routes
-            .iter()
-            .filter_map(|route| Some((route, route.events.as_ref()?)))
-            .filter(|(_, pattern)| pattern.matches(event_type))
-            .max_by_key(|(_, pattern)| pattern.specificity())
-            .map(|(route, _)| route)
+        let routes = self.routes.iter();
+        crate::hooks::event::most_specific(
+            routes.filter_map(|route| Some((route, route.events.as_ref()?))),
+            event_type,
+        )
     }
 
     /// Builds a tenant, loading every route's rule; on failure, every problem found (a broken

@@ -194,6 +194,7 @@ impl TestServer {
     pub async fn start(config: &Path) -> TestServer {
         let config = Config::load(config, Some("127.0.0.1:0".parse().unwrap())).unwrap();
         let app = Arc::new(App::load(&config).unwrap());
+        wasmhook::events::configure(&app, &config).unwrap();
         wasmhook::reload::spawn(app.clone(), &config).unwrap();
         let listener = TcpListener::bind(config.listen).await.unwrap();
         let addr = listener.local_addr().unwrap();

@@ -37,7 +37,8 @@ type Answer = Arc<dyn Fn(&Seen) -> (u16, String) + Send + Sync>;
 pub struct Upstream {
     pub address: SocketAddr,
     seen: Arc<Mutex<Vec<Seen>>>,
-    _runtime: tokio::runtime::Runtime,
+    /// Its own runtime, so that blocking and async tests alike can use it.
+    runtime: Option<tokio::runtime::Runtime>,
 }
 
 impl Upstream {
@@ -54,13 +55,14 @@ impl Upstream {
             .enable_all()
             .build()
             .unwrap();
-        let listener = runtime
-            .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
-            .unwrap();
+        // Bound outside the runtime: `block_on` would panic inside an async test.
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        listener.set_nonblocking(true).unwrap();
         let address = listener.local_addr().unwrap();
         let seen = Arc::new(Mutex::new(Vec::new()));
         let kept = seen.clone();
         runtime.spawn(async move {
+            let listener = tokio::net::TcpListener::from_std(listener).unwrap();
             loop {
                 let Ok((stream, _)) = listener.accept().await else {
                     continue;
@@ -80,7 +82,7 @@ impl Upstream {
         Upstream {
             address,
             seen,
-            _runtime: runtime,
+            runtime: Some(runtime),
         }
     }
 
@@ -92,6 +94,15 @@ impl Upstream {
     /// Every request so far.
     pub fn seen(&self) -> Vec<Seen> {
         self.seen.lock().unwrap().clone()
+    }
+}
+
+impl Drop for Upstream {
+    fn drop(&mut self) {
+        // Dropping a runtime blocks, which an async test's thread must not do.
+        if let Some(runtime) = self.runtime.take() {
+            runtime.shutdown_background();
+        }
     }
 }
 

@@ -15,13 +15,16 @@ use std::time::Duration;
 use anyhow::{Context, bail};
 use clap::Args;
 
-use crate::config::{Config, RouteConfig};
-use crate::hook::{NotPreviewed, preview};
-use crate::hooks;
+use crate::config::{Config, RouteConfig, TenantConfig};
+use crate::events;
+use crate::hook::{Job, NotPreviewed, preview};
+use crate::hooks::{self, HookType, event};
 use crate::okta::{Answer, HookCall};
 use crate::routing::RouteTable;
 use crate::runtime::outbound::{Grant, Origin};
-use crate::runtime::{Limits, Runtime, Usage};
+use crate::runtime::{CompiledRule, Limits, Runtime, Usage};
+use crate::scheduler::{RouteUsage, Share};
+use crate::untrusted::GuestText;
 
 #[derive(Debug, Args)]
 #[command(group = clap::ArgGroup::new("source").required(true).multiple(true).args(["rule", "config"]))]
@@ -109,6 +112,9 @@ pub async fn eval(args: EvalArgs) -> anyhow::Result<()> {
             refused.kind()
         );
     }
+    if rule.hook == HookType::Event {
+        return eval_events(&runtime, &rule, &body, (&settings, &limits, &outbound)).await;
+    }
     let event_type = rule.hook.event_type();
     let (outcome, usage) =
         match preview(&runtime, &rule, &body, (&settings, &limits, &outbound)).await {
@@ -137,6 +143,59 @@ pub async fn eval(args: EvalArgs) -> anyhow::Result<()> {
             )
         }
     }
+}
+
+/// Runs an event rule on each event of the delivery `body` as the server's queue would on the
+/// first attempt: stdout stays empty (the server answers the delivery with an empty 200 before
+/// any rule runs), stderr has a line per event; fails if the rule failed on any event.
+async fn eval_events(
+    runtime: &Runtime,
+    rule: &Arc<CompiledRule>,
+    body: &[u8],
+    (settings, limits, outbound): (&str, &Limits, &Arc<Grant>),
+) -> anyhow::Result<()> {
+    let call = HookCall::parse(body).context("the request is not an Okta hook call")?;
+    if call.envelope.event_type != event::EVENT_TYPE {
+        bail!(
+            "this is an event rule, for `{}` deliveries; the request is a `{}` call",
+            event::EVENT_TYPE,
+            GuestText::new(&call.envelope.event_type, 128)
+        );
+    }
+    let (delivery, events) =
+        event::events(&call).context("the server would refuse this delivery with 400")?;
+    let job = Job {
+        rule,
+        settings,
+        limits,
+        outbound,
+        share: &Arc::new(Share::new(1)),
+        usage: &RouteUsage::default(),
+    };
+    let mut failed = 0;
+    for queued in &events {
+        let (outcome, usage) = events::evaluate(runtime, &job, queued, &delivery, 1).await;
+        let event = format!("event {} ({})", queued.uuid, queued.event_type);
+        match outcome {
+            Ok(()) => eprintln!("{event}: handled {}", describe(&usage)),
+            Err(failure) => {
+                failed += 1;
+                eprintln!(
+                    "{event}: failed ({}): {failure} {}; the server would try it again later",
+                    failure.kind(),
+                    describe(&usage)
+                );
+            }
+        }
+    }
+    eprintln!(
+        "200 OK (acknowledged; {} events, {failed} failed)",
+        events.len()
+    );
+    if failed > 0 {
+        bail!("the rule failed on {failed} of {} events", events.len());
+    }
+    Ok(())
 }
 
 /// The route of `tenant` in `config` that answers `body`: the `index`th, or the one the server
@@ -169,6 +228,9 @@ fn route_of(
         })?,
         None => {
             let call = HookCall::parse(body).context("the request is not an Okta hook call")?;
+            if call.envelope.event_type == event::EVENT_TYPE {
+                return event_route_of(found, &call);
+            }
             let table = RouteTable::new(found.routes.iter().collect());
             let (route, _) = table.route(&call).map_err(|unrouted| {
                 anyhow::anyhow!("tenant `{tenant}` has no route for this request: {unrouted}")
@@ -177,6 +239,25 @@ fn route_of(
         }
     };
     Ok(route.clone())
+}
+
+/// The event route of `tenant` for the first event of the delivery `call`.
+fn event_route_of(tenant: &TenantConfig, call: &HookCall) -> anyhow::Result<RouteConfig> {
+    let (_, events) =
+        event::events(call).context("the server would refuse this delivery with 400")?;
+    let first = events.first().context("the delivery has no events")?;
+    let routes = tenant.routes.iter();
+    event::most_specific(
+        routes.filter_map(|route| Some((route, route.events.as_ref()?))),
+        &first.event_type,
+    )
+    .cloned()
+    .with_context(|| {
+        format!(
+            "tenant `{}` has no event route for `{}` events",
+            tenant.id, first.event_type
+        )
+    })
 }
 
 /// What an evaluation used, for the summary line.

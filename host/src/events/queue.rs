@@ -8,11 +8,11 @@
 //! library and SQL text; a queue needs ordered keys and atomic batches, which redb gives directly.
 //!
 //! Acknowledging is a commit with `Immediate` durability: Okta gets its 200 only once the events
-//! are on disk. Finishing an event is a commit with `None` durability (persisted by the next
-//! immediate commit): a crash may forget that an event was handled, so it runs again, which
-//! at-least-once delivery allows, but never that it was acknowledged. An in-memory index mirrors
-//! the pending table (which events are due, in flight, how many per tenant), so the worker never
-//! scans the file.
+//! are on disk. Finishing an event (or burying it) is durable too, so that after a crash only the
+//! events whose rule was running run again. Counting a failed attempt is not (`None`, persisted
+//! by the next durable commit): a crash may cost an event one attempt more, nothing else. An
+//! in-memory index mirrors the pending table (which events are due, in flight, how many per
+//! tenant), so the worker never scans the file; the file is written outside the index's lock.
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
@@ -212,10 +212,8 @@ impl Queue {
         max_queued: u64,
     ) -> Result<Enqueued, NotQueued> {
         let now = now_ms();
-        // One writer at a time keeps the index and the file in step; redb would serialise the
-        // transactions anyway.
-        let mut index = self.index();
-        let waiting = index.per_tenant.get(tenant).copied().unwrap_or(0);
+        // Deliveries racing for a tenant's last places may overshoot the cap by one delivery.
+        let waiting = self.index().per_tenant.get(tenant).copied().unwrap_or(0);
         let write = self.db.begin_write().map_err(redb::Error::from)?;
         let mut added = Vec::new();
         let mut enqueued = Enqueued::default();
@@ -274,6 +272,7 @@ impl Queue {
         }
         write.commit().map_err(redb::Error::from)?;
         enqueued.queued = added.len();
+        let mut index = self.index();
         let tenant_key = index.tenant_key(tenant);
         for sequence in added {
             let entry = Entry {
@@ -322,12 +321,10 @@ impl Queue {
 
     /// The event is handled: it leaves the queue.
     pub fn finish(&self, sequence: u64) -> Result<(), redb::Error> {
-        let mut index = self.index();
-        let mut write = self.db.begin_write()?;
-        write.set_durability(Durability::None)?;
+        let write = self.db.begin_write()?;
         write.open_table(PENDING)?.remove(sequence)?;
         write.commit()?;
-        index.remove(sequence);
+        self.index().remove(sequence);
         Ok(())
     }
 
@@ -338,7 +335,6 @@ impl Queue {
         mut record: Record,
         pause: Duration,
     ) -> Result<(), redb::Error> {
-        let mut index = self.index();
         record.attempts += 1;
         let bytes = serde_json::to_vec(&record).expect("a record serialises");
         let mut write = self.db.begin_write()?;
@@ -348,7 +344,7 @@ impl Queue {
             .open_table(PENDING)?
             .insert(sequence, bytes.as_slice())?;
         write.commit()?;
-        if let Some(entry) = index.pending.get_mut(&sequence) {
+        if let Some(entry) = self.index().pending.get_mut(&sequence) {
             entry.due_ms = now_ms() + pause.as_millis() as u64;
             entry.in_flight = false;
         }
@@ -362,7 +358,6 @@ impl Queue {
         mut record: Record,
         failure: &str,
     ) -> Result<(), redb::Error> {
-        let mut index = self.index();
         record.attempts += 1;
         record.last_failure = Some(failure.to_owned());
         let bytes = serde_json::to_vec(&record).expect("a record serialises");
@@ -370,6 +365,7 @@ impl Queue {
         write.open_table(PENDING)?.remove(sequence)?;
         write.open_table(DEAD)?.insert(sequence, bytes.as_slice())?;
         write.commit()?;
+        let mut index = self.index();
         index.remove(sequence);
         *index.dead_per_tenant.entry(record.tenant).or_default() += 1;
         Ok(())
@@ -423,7 +419,6 @@ impl Queue {
     /// Forgets delivery ids and uuids older than [`SEEN_RETENTION`].
     pub fn forget_old_ids(&self) -> Result<(), redb::Error> {
         let cutoff = now_ms().saturating_sub(SEEN_RETENTION.as_millis() as u64);
-        let _index = self.index();
         let write = self.db.begin_write()?;
         write.open_table(SEEN)?.retain(|_, seen| seen >= cutoff)?;
         write.commit()?;

@@ -14,7 +14,6 @@ use serde_json::value::RawValue;
 
 use crate::okta::HookCall;
 use crate::okta::wire::{IfObject, Text};
-use crate::untrusted::GuestText;
 
 /// `eventType` of an event hook delivery.
 pub const EVENT_TYPE: &str = "com.okta.event_hook";
@@ -287,16 +286,23 @@ impl EventPattern {
     }
 }
 
+/// Of `routes` with their patterns, the one whose pattern is the most specific that matches
+/// `event_type`.
+pub fn most_specific<'p, R>(
+    routes: impl Iterator<Item = (R, &'p EventPattern)>,
+    event_type: &str,
+) -> Option<R> {
+    routes
+        .filter(|(_, pattern)| pattern.matches(event_type))
+        .max_by_key(|(_, pattern)| pattern.specificity())
+        .map(|(route, _)| route)
+}
+
 /// Dot-separated segments of letters, digits, `_` and `-`, not an inline hook's `com.okta.…`.
 fn valid_type(text: &str) -> bool {
     is_event_type(text)
         && !text.starts_with("com.okta.")
         && text.split('.').all(|segment| !segment.is_empty())
-}
-
-/// A guest-controlled or Okta-sent identifier made safe for logs and status pages.
-pub fn shown(text: &str) -> GuestText {
-    GuestText::new(text, MAX_UUID_BYTES)
 }
 
 #[cfg(test)]
