@@ -23,6 +23,10 @@ report=benches/latest.md
   echo
   cargo bench --quiet -p wasmhook --bench end_to_end -- "$seconds" 8 2>/dev/null | grep '^|'
   echo
+  echo "## Event hooks: acknowledged on disk, then forwarded by the event-forward rule"
+  echo
+  cargo bench --quiet -p wasmhook --bench events 2>/dev/null | grep '^|'
+  echo
   echo "## Many tenants"
   echo
   benches/many-tenants.sh 100

@@ -38,6 +38,8 @@ use crate::runtime::{RuleFailure, Runtime, Usage};
 use crate::tenant::Tenant;
 use queue::{Enqueued, NotQueued, Queue, Record, TenantQueue};
 
+/// How long an event whose outcome could not be recorded waits before it runs again.
+const UNSETTLED_PAUSE: Duration = Duration::from_secs(1);
 /// How many dead letters the admin status lists (newest first).
 const DEAD_LETTERS_SHOWN: usize = 20;
 
@@ -186,9 +188,11 @@ async fn work(events: Arc<Events>, app: Weak<App>) {
             let permit = running.clone().acquire_owned().await.expect("never closed");
             let events = events.clone();
             tokio::spawn(async move {
+                let _done = Finished {
+                    permit: Some(permit),
+                    wake: &events.wake,
+                };
                 handle(&app, &events, sequence).await;
-                drop(permit);
-                events.wake.notify_one();
             });
         }
         if app.strong_count() == 0 {
@@ -204,6 +208,20 @@ async fn work(events: Arc<Events>, app: Weak<App>) {
     }
 }
 
+/// When an event's task ends, however it ends (a panic included): gives its place back, then
+/// wakes the worker to fill it.
+struct Finished<'w> {
+    permit: Option<tokio::sync::OwnedSemaphorePermit>,
+    wake: &'w Notify,
+}
+
+impl Drop for Finished<'_> {
+    fn drop(&mut self) {
+        drop(self.permit.take());
+        self.wake.notify_one();
+    }
+}
+
 /// What became of one attempt at an event.
 enum Attempt {
     Handled,
@@ -214,15 +232,20 @@ enum Attempt {
 /// Runs the rule of the event at `sequence` once, and records the outcome in the queue.
 async fn handle(app: &App, events: &Events, sequence: u64) {
     let queue = events.queue.clone();
+    let mut in_flight = InFlight {
+        queue: &queue,
+        sequence,
+        settled: false,
+    };
     let record = match blocking(&queue, move |q| q.get(sequence)).await {
         Ok(Some(record)) => record,
-        Ok(None) => return queue.release(sequence),
+        Ok(None) => {
+            queue.release(sequence);
+            in_flight.settled = true;
+            return;
+        }
         Err(error) => {
             tracing::error!(%error, "cannot read an event from the queue; trying again later");
-            let _ = blocking(&queue, move |q| {
-                q.postpone(sequence, Duration::from_secs(1))
-            })
-            .await;
             return;
         }
     };
@@ -235,33 +258,55 @@ async fn handle(app: &App, events: &Events, sequence: u64) {
         attempt,
         rule = tracing::field::Empty,
     );
-    let outcome = run(app, &record, attempt).instrument(span.clone()).await;
-    let config = events.config.load_full();
-    let _entered = span.enter();
-    let tenant = record.tenant.clone();
-    let stored = match outcome {
-        Attempt::Handled => {
-            tracing::info!("event handled");
-            app.metrics.events(&tenant, "handled", 1);
-            blocking(&queue, move |q| q.finish(sequence)).await
+    // Instrumented, never entered: a span entered across an `.await` would leak into whatever
+    // else the thread runs meanwhile.
+    async {
+        let outcome = run(app, &record, attempt).await;
+        let config = events.config.load_full();
+        let tenant = record.tenant.clone();
+        let stored = match outcome {
+            Attempt::Handled => {
+                tracing::info!("event handled");
+                app.metrics.events(&tenant, "handled", 1);
+                blocking(&queue, move |q| q.finish(sequence)).await
+            }
+            Attempt::Failed(kind, error) if attempt >= config.max_attempts => {
+                tracing::error!(kind, %error, "event failed its last attempt; kept as a dead letter");
+                app.metrics.events(&tenant, "dead_letter", 1);
+                blocking(&queue, move |q| q.bury(sequence, record, kind)).await
+            }
+            Attempt::Failed(kind, error) => {
+                let pause = pause_after(&config, attempt);
+                let retry_ms = pause.as_millis() as u64;
+                tracing::warn!(kind, %error, retry_ms, "event failed; trying again later");
+                app.metrics.events(&tenant, "retried", 1);
+                blocking(&queue, move |q| q.retry(sequence, record, pause)).await
+            }
+        };
+        match stored {
+            Ok(()) => in_flight.settled = true,
+            // The event stays pending and runs again: handled twice rather than lost.
+            Err(error) => tracing::error!(%error, "cannot record an event's outcome in the queue"),
         }
-        Attempt::Failed(kind, error) if attempt >= config.max_attempts => {
-            tracing::error!(kind, %error, "event failed its last attempt; kept as a dead letter");
-            app.metrics.events(&tenant, "dead_letter", 1);
-            blocking(&queue, move |q| q.bury(sequence, record, kind)).await
+    }
+    .instrument(span)
+    .await;
+}
+
+/// An event taken from the queue. Unless its outcome was recorded, dropping it (the outcome
+/// could not be written, the queue could not be read, or the handling task panicked) makes the
+/// event due again after [`UNSETTLED_PAUSE`] instead of leaving it in flight until a restart.
+struct InFlight<'q> {
+    queue: &'q Queue,
+    sequence: u64,
+    settled: bool,
+}
+
+impl Drop for InFlight<'_> {
+    fn drop(&mut self) {
+        if !self.settled {
+            self.queue.postpone(self.sequence, UNSETTLED_PAUSE);
         }
-        Attempt::Failed(kind, error) => {
-            let pause = pause_after(&config, attempt);
-            let retry_ms = pause.as_millis() as u64;
-            tracing::warn!(kind, %error, retry_ms, "event failed; trying again later");
-            app.metrics.events(&tenant, "retried", 1);
-            blocking(&queue, move |q| q.retry(sequence, record, pause)).await
-        }
-    };
-    if let Err(error) = stored {
-        // The event stays pending (and in flight until a restart indexes it again): it runs
-        // again rather than being lost.
-        tracing::error!(%error, "cannot record an event's outcome in the queue");
     }
 }
 
@@ -421,5 +466,37 @@ mod tests {
             .collect();
         assert_eq!(pauses, [100, 200, 400, 500, 500, 500]);
         assert_eq!(pause_after(&config, u32::MAX).as_millis(), 500);
+    }
+
+    #[test]
+    fn an_event_whose_outcome_was_not_recorded_is_due_again_not_stranded_in_flight() {
+        let dir = std::env::temp_dir().join(format!("wasmhook-in-flight-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let file = dir.join("queue.redb");
+        let _ = std::fs::remove_file(&file);
+        let queue = Queue::open(&file).unwrap();
+        let event = event::Queued {
+            uuid: "u1".into(),
+            event_type: "user.lifecycle.create".into(),
+            published: String::new(),
+            raw: "{}".into(),
+        };
+        let delivery = event::Delivery::default();
+        queue.enqueue("t", &delivery, &[event], 10).unwrap();
+        let (taken, _) = queue.take_due(10);
+        assert_eq!(taken.len(), 1);
+        // As when the handling task panics before recording anything.
+        drop(InFlight {
+            queue: &queue,
+            sequence: taken[0],
+            settled: false,
+        });
+        let (now, next_due) = queue.take_due(10);
+        assert!(now.is_empty(), "it waits its pause first");
+        let wait = next_due.expect("it is pending and due again") - queue::now_ms();
+        assert!(wait <= UNSETTLED_PAUSE.as_millis() as u64, "{wait} ms");
+        std::thread::sleep(UNSETTLED_PAUSE);
+        assert_eq!(queue.take_due(10).0, taken, "then it runs again");
+        let _ = std::fs::remove_dir_all(&dir);
     }
 }

@@ -14,7 +14,7 @@
 //! in-memory index mirrors the pending table (which events are due, in flight, how many per
 //! tenant), so the worker never scans the file; the file is written outside the index's lock.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -99,20 +99,64 @@ struct Entry {
 #[derive(Default)]
 struct Index {
     pending: BTreeMap<u64, Entry>,
+    /// Pending events waiting to be due, by when they are due (then oldest first).
+    waiting: BTreeSet<(u64, u64)>,
+    /// Pending events that are due and not in flight, oldest first: what the worker takes
+    /// next, without looking at every pending event.
+    ready: BTreeSet<u64>,
     per_tenant: HashMap<Arc<str>, u64>,
     dead_per_tenant: HashMap<String, u64>,
 }
 
 impl Index {
+    /// A new pending event, due at its `due_ms`.
     fn insert(&mut self, sequence: u64, entry: Entry) {
         *self.per_tenant.entry(entry.tenant.clone()).or_default() += 1;
+        self.waiting.insert((entry.due_ms, sequence));
         self.pending.insert(sequence, entry);
     }
 
-    fn remove(&mut self, sequence: u64) {
-        if let Some(entry) = self.pending.remove(&sequence)
-            && let Some(count) = self.per_tenant.get_mut(&entry.tenant)
+    /// An event in flight is due again at `due_ms` (after a failure, or when its outcome could
+    /// not be recorded).
+    fn schedule(&mut self, sequence: u64, due_ms: u64) {
+        if let Some(entry) = self.pending.get_mut(&sequence)
+            && entry.in_flight
         {
+            entry.in_flight = false;
+            entry.due_ms = due_ms;
+            self.waiting.insert((due_ms, sequence));
+        }
+    }
+
+    /// Up to `limit` due events, oldest first, now in flight.
+    fn take_due(&mut self, now: u64, limit: usize) -> Vec<u64> {
+        while let Some(&(due, sequence)) = self.waiting.first()
+            && due <= now
+        {
+            self.waiting.pop_first();
+            self.ready.insert(sequence);
+        }
+        let mut taken = Vec::new();
+        while taken.len() < limit
+            && let Some(sequence) = self.ready.pop_first()
+        {
+            if let Some(entry) = self.pending.get_mut(&sequence) {
+                entry.in_flight = true;
+                taken.push(sequence);
+            }
+        }
+        taken
+    }
+
+    fn remove(&mut self, sequence: u64) {
+        let Some(entry) = self.pending.remove(&sequence) else {
+            return;
+        };
+        if !entry.in_flight {
+            self.ready.remove(&sequence);
+            self.waiting.remove(&(entry.due_ms, sequence));
+        }
+        if let Some(count) = self.per_tenant.get_mut(&entry.tenant) {
             *count -= 1;
             if *count == 0 {
                 self.per_tenant.remove(&entry.tenant);
@@ -289,23 +333,9 @@ impl Queue {
     /// Takes up to `limit` events that are due, oldest first, marking them in flight; also
     /// returns when the next event not yet due will be (ms since the epoch).
     pub fn take_due(&self, limit: usize) -> (Vec<u64>, Option<u64>) {
-        let now = now_ms();
         let mut index = self.index();
-        let mut taken = Vec::new();
-        let mut next_due = None::<u64>;
-        for (sequence, entry) in index.pending.iter_mut() {
-            if entry.in_flight {
-                continue;
-            }
-            if entry.due_ms > now {
-                next_due = Some(next_due.map_or(entry.due_ms, |due| due.min(entry.due_ms)));
-                continue;
-            }
-            if taken.len() < limit {
-                entry.in_flight = true;
-                taken.push(*sequence);
-            }
-        }
+        let taken = index.take_due(now_ms(), limit);
+        let next_due = index.waiting.first().map(|&(due, _)| due);
         (taken, next_due)
     }
 
@@ -344,10 +374,8 @@ impl Queue {
             .open_table(PENDING)?
             .insert(sequence, bytes.as_slice())?;
         write.commit()?;
-        if let Some(entry) = self.index().pending.get_mut(&sequence) {
-            entry.due_ms = now_ms() + pause.as_millis() as u64;
-            entry.in_flight = false;
-        }
+        self.index()
+            .schedule(sequence, now_ms() + pause.as_millis() as u64);
         Ok(())
     }
 
@@ -373,10 +401,8 @@ impl Queue {
 
     /// The event could not be read: it stays pending, and is due again after `pause`.
     pub fn postpone(&self, sequence: u64, pause: Duration) {
-        if let Some(entry) = self.index().pending.get_mut(&sequence) {
-            entry.due_ms = now_ms() + pause.as_millis() as u64;
-            entry.in_flight = false;
-        }
+        self.index()
+            .schedule(sequence, now_ms() + pause.as_millis() as u64);
     }
 
     /// The event is no longer in the queue's index (it was handled, or its record is gone): lets
