@@ -12,6 +12,7 @@ use crate::config::Config;
 use crate::events::{self, EventQueue};
 use crate::hook::shadow;
 use crate::http::connections::{self, ConnectionLimits};
+use crate::http::tls::Certificates;
 use crate::metrics::Metrics;
 use crate::runtime::Runtime;
 use crate::tenant::Tenants;
@@ -37,6 +38,9 @@ pub struct App {
     pub(crate) reloading: tokio::sync::Mutex<()>,
     /// Event hook deliveries waiting for their rules (opened once some tenant has event routes).
     pub events: EventQueue,
+    /// The hook listener's certificate when it serves HTTPS (`[tls]`, read at start-up; a
+    /// reload reads the files again but cannot turn TLS on or off).
+    pub tls: Option<Arc<Certificates>>,
 }
 
 pub(crate) struct ReloadOutcome {
@@ -50,6 +54,7 @@ impl App {
     pub fn load(config: &Config) -> anyhow::Result<App> {
         let runtime = Runtime::new(config.cache_dir.as_deref())?;
         let tenants = Tenants::build(config, &runtime)?;
+        let tls = config.tls.as_ref().map(Certificates::load).transpose()?;
         Ok(App {
             runtime,
             tenants: ArcSwap::from_pointee(tenants),
@@ -65,6 +70,7 @@ impl App {
             last_reload: Mutex::new(None),
             reloading: tokio::sync::Mutex::new(()),
             events: EventQueue::default(),
+            tls,
         })
     }
 
@@ -125,6 +131,10 @@ impl App {
         }
         let reload = self.last_reload.lock().unwrap_or_else(|e| e.into_inner());
         problems.extend(reload.as_ref().and_then(|r| r.error.clone()));
+        let tls_problem = self.tls.as_ref().and_then(|tls| tls.last_error());
+        problems.extend(
+            tls_problem.map(|error| format!("{error}; the previous certificate keeps serving")),
+        );
         let reload = reload
             .as_ref()
             .map(|r| json!({"at": timestamp(r.at), "error": r.error}));
@@ -141,6 +151,7 @@ impl App {
             "last_reload": reload,
             "tenants": by_id,
             "events": events::status(self),
+            "tls": self.tls.as_ref().map(|tls| tls.status()),
         })
     }
 }

@@ -15,6 +15,7 @@ use serde::Deserialize;
 
 use crate::hooks::HookType;
 use crate::hooks::event::EventPattern;
+use crate::http::tls::TlsConfig;
 use crate::okta::FailurePolicy;
 use crate::okta::response::MAX_RESPONSE_BYTES;
 use crate::runtime::outbound::{Credential, Grant, Origin};
@@ -90,6 +91,8 @@ pub struct Config {
     pub max_connections_per_client: Option<usize>,
     /// The event queue and how its events are retried (`[events]`).
     pub events: EventsConfig,
+    /// HTTPS on the hook listener (`[tls]`); `None`: plain HTTP, for a proxy that ends TLS.
+    pub tls: Option<TlsConfig>,
     pub tenants: Vec<TenantConfig>,
     /// Tenants whose definition is invalid, with the reason (only from [`Config::load_lenient`]).
     pub invalid_tenants: Vec<(String, ConfigError)>,
@@ -306,6 +309,17 @@ impl Config {
             .events
             .resolve(base)
             .map_err(|(key, message)| error(format!("events.{key}: "), message))?;
+        let tls = match raw.tls {
+            Some(tls) if tls.cert.as_os_str().is_empty() || tls.key.as_os_str().is_empty() => {
+                let message = "`cert` and `key` must name the PEM files".into();
+                return Err(error("tls: ".into(), message));
+            }
+            Some(tls) => Some(TlsConfig {
+                cert: base.join(tls.cert),
+                key: base.join(tls.key),
+            }),
+            None => None,
+        };
         let cache_dir = match raw.cache_dir {
             Some(dir) if dir.is_empty() => None,
             Some(dir) => Some(base.join(dir)),
@@ -321,6 +335,7 @@ impl Config {
             max_connections: raw.max_connections,
             max_connections_per_client: raw.max_connections_per_client,
             events,
+            tls,
             tenants,
             invalid_tenants,
         })
@@ -374,8 +389,17 @@ mod raw {
         pub circuit_breaker: BreakerTable,
         #[serde(default)]
         pub events: EventsTable,
+        pub tls: Option<TlsTable>,
         #[serde(default)]
         pub tenants: BTreeMap<String, Tenant>,
+    }
+
+    /// `[tls]`: the hook listener's certificate chain and key, PEM files.
+    #[derive(Deserialize)]
+    #[serde(deny_unknown_fields)]
+    pub struct TlsTable {
+        pub cert: PathBuf,
+        pub key: PathBuf,
     }
 
     /// `[events]`: the event queue and its retries.
@@ -1269,6 +1293,29 @@ mod tests {
         assert_eq!(route.settings, r#"{"allowed_domains":["example.com"]}"#);
         assert_eq!(route.limits, Limits::default());
         assert_eq!(route.on_failure, FailurePolicy::FailClosed);
+    }
+
+    #[test]
+    fn tls_files_are_relative_to_the_file_and_must_be_named() {
+        let config = load(&format!(
+            "[tls]\ncert = \"tls/c.pem\"\nkey = \"/k.pem\"\n{}",
+            route("")
+        ))
+        .unwrap();
+        let tls = config.tls.unwrap();
+        assert!(tls.cert.is_absolute() && tls.cert.ends_with("tls/c.pem"));
+        assert_eq!(tls.key, Path::new("/k.pem"));
+        assert!(load(&route("")).unwrap().tls.is_none());
+        let empty = message(&format!(
+            "[tls]\ncert = \"\"\nkey = \"k.pem\"\n{}",
+            route("")
+        ));
+        assert!(
+            empty.contains("tls: `cert` and `key` must name the PEM files"),
+            "{empty}"
+        );
+        let missing = message(&format!("[tls]\ncert = \"c.pem\"\n{}", route("")));
+        assert!(missing.contains("key"), "{missing}");
     }
 
     #[test]

@@ -6,11 +6,13 @@
 //! process is up), `GET /readyz` (rules are loaded), `GET /metrics` (Prometheus text). With an
 //! admin listener ([`Endpoints`]), `/metrics` and the detailed `/readyz` (tenant ids, rule paths,
 //! load errors) move there, and the hook listener's `/readyz` says only ready or degraded.
+//! With `[tls]`, the hook listener speaks only HTTPS ([`tls`]); the admin listener stays plain.
 //! The order of checks on a hook call is fixed and cheap-first: path, method, tenant, credentials,
 //! then the body (so an unauthenticated caller never gets a body read), then the rule.
 
 pub mod connections;
 mod reply;
+pub mod tls;
 
 use std::convert::Infallible;
 use std::future::Future;
@@ -73,6 +75,15 @@ pub async fn serve_as(
     builder
         .timer(TokioTimer::new())
         .header_read_timeout(READ_TIMEOUT);
+    let builder = Arc::new(builder);
+    // HTTPS on the hook listener when `[tls]` is set; the admin listener stays plain HTTP.
+    let tls = match endpoints {
+        Endpoints::Admin => None,
+        Endpoints::All | Endpoints::Public => app
+            .tls
+            .as_ref()
+            .map(|certificates| tokio_rustls::TlsAcceptor::from(certificates.server_config())),
+    };
     let mut accept_errors = AcceptBackoff::default();
     tokio::pin!(shutdown);
     loop {
@@ -97,32 +108,26 @@ pub async fn serve_as(
             }
         };
         let made_room = admitted.evicted;
-        let busy = admitted.busy.clone();
-        let app = app.clone();
-        let service = service_fn(move |request| {
-            let app = app.clone();
-            let busy = busy.clone();
-            async move {
-                busy.store(true, Ordering::Release);
-                let response = handle(&app, endpoints, request).await;
-                busy.store(false, Ordering::Release);
-                Ok::<_, Infallible>(response)
-            }
-        });
-        let connection = builder.serve_connection(TokioIo::new(stream), service);
+        let (app, builder, tls) = (app.clone(), builder.clone(), tls.clone());
         tokio::spawn(async move {
-            tokio::pin!(connection);
-            let ended = tokio::select! {
-                ended = connection.as_mut() => ended,
-                () = admitted.close.notified() => {
-                    connection.as_mut().graceful_shutdown();
-                    connection.await
-                }
+            let Some(tls) = tls else {
+                return serve_connection(&app, endpoints, &builder, stream, admitted).await;
             };
-            if let Err(error) = ended {
-                tracing::debug!(%error, "connection ended with an error");
+            // The handshake runs on the connection's own task, within the time a client gets
+            // to send its headers, so a slow or silent client holds up nothing else.
+            match tokio::time::timeout(READ_TIMEOUT, tls.accept(stream)).await {
+                Ok(Ok(stream)) => {
+                    serve_connection(&app, endpoints, &builder, stream, admitted).await
+                }
+                Ok(Err(error)) => {
+                    tracing::debug!(client = %peer.ip(), %error, "TLS handshake failed");
+                    app.metrics.tls_handshake_failed();
+                }
+                Err(_) => {
+                    tracing::debug!(client = %peer.ip(), "TLS handshake timed out");
+                    app.metrics.tls_handshake_failed();
+                }
             }
-            drop(admitted);
         });
         if made_room {
             // Let the connection closed to make room release its descriptor before the next
@@ -136,6 +141,44 @@ pub async fn serve_as(
         () = connections.drain() => tracing::info!("all connections closed"),
         () = tokio::time::sleep(DRAIN_TIMEOUT) => tracing::warn!("drain timed out; closing remaining connections"),
     }
+}
+
+/// Serves one connection's requests until the client closes it, or until it is asked to close
+/// (to make room, or at shutdown), which lets its request in flight finish first.
+async fn serve_connection<S>(
+    app: &Arc<App>,
+    endpoints: Endpoints,
+    builder: &http1::Builder,
+    stream: S,
+    admitted: connections::Admitted,
+) where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+{
+    let busy = admitted.busy.clone();
+    let app = app.clone();
+    let service = service_fn(move |request| {
+        let app = app.clone();
+        let busy = busy.clone();
+        async move {
+            busy.store(true, Ordering::Release);
+            let response = handle(&app, endpoints, request).await;
+            busy.store(false, Ordering::Release);
+            Ok::<_, Infallible>(response)
+        }
+    });
+    let connection = builder.serve_connection(TokioIo::new(stream), service);
+    tokio::pin!(connection);
+    let ended = tokio::select! {
+        ended = connection.as_mut() => ended,
+        () = admitted.close.notified() => {
+            connection.as_mut().graceful_shutdown();
+            connection.await
+        }
+    };
+    if let Err(error) = ended {
+        tracing::debug!(%error, "connection ended with an error");
+    }
+    drop(admitted);
 }
 
 /// Waits after a failed `accept` (out of file descriptors, typically), twice as long each time

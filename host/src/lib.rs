@@ -6,8 +6,9 @@
 //!
 //! A call flows through these modules in order:
 //!
-//! - [`http`]: hyper server, endpoints, body limits, graceful shutdown, and (in `http/reply.rs`)
-//!   the one place where answers become HTTP responses.
+//! - [`http`]: hyper server, endpoints, body limits, graceful shutdown, HTTPS with a certificate
+//!   swapped in place on reload ([`http::tls`]), and (in `http/reply.rs`) the one place where
+//!   answers become HTTP responses.
 //! - [`tenant`]: tenants and their authentication ([`tenant::auth`]: a header secret compared in
 //!   constant time, or an OAuth 2.0 bearer JWT checked against the JWKS).
 //! - [`hook`]: one hook call end to end, independent of HTTP and of the hook type: parse, route,

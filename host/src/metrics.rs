@@ -67,6 +67,7 @@ pub struct Metrics {
     auth_failures: Family<AuthLabels, Counter>,
     evaluation_seconds: Family<TenantLabels, Histogram>,
     connections_refused: Counter,
+    tls_handshake_failures: Counter,
     events: Family<EventLabels, Counter>,
 }
 
@@ -123,6 +124,13 @@ impl Default for Metrics {
             "Connections closed at once because every open connection was busy",
             connections_refused.clone(),
         );
+        let tls_handshake_failures = Counter::default();
+        registry.register(
+            "tls_handshake_failures",
+            "Connections to the hook listener closed because their TLS handshake failed or took \
+             longer than 5 s (plain HTTP sent to HTTPS, no common protocol version or cipher)",
+            tls_handshake_failures.clone(),
+        );
         let events = Family::default();
         registry.register(
             "events",
@@ -134,6 +142,7 @@ impl Default for Metrics {
             registry,
             events,
             connections_refused,
+            tls_handshake_failures,
             responses,
             answers,
             rule_failures,
@@ -186,6 +195,10 @@ impl Metrics {
 
     pub fn connection_refused(&self) {
         self.connections_refused.inc();
+    }
+
+    pub fn tls_handshake_failed(&self) {
+        self.tls_handshake_failures.inc();
     }
 
     pub fn unrouted(&self, tenant: &str) {

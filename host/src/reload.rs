@@ -102,6 +102,7 @@ pub async fn reload(app: &Arc<App>, cause: Cause) -> Result<Config, ConfigError>
         log_changes(&previous, &tenants);
         let (serving, failed) = (tenants.len(), tenants.errors.len());
         app.swap(tenants);
+        reload_tls(app, &config);
         if let Err(error) = crate::events::configure(app, &config) {
             tracing::error!(%error, "event routes loaded, but their deliveries get 503 until the queue opens");
         }
@@ -125,6 +126,29 @@ pub async fn reload(app: &Arc<App>, cause: Cause) -> Result<Config, ConfigError>
             app.metrics.reload(false);
             Err(error)
         }
+    }
+}
+
+/// Reads the hook listener's certificate and key again: a new pair serves from the next
+/// handshake on, a broken one is logged and shown, and the old pair keeps serving.
+fn reload_tls(app: &App, config: &Config) {
+    match (&app.tls, &config.tls) {
+        (Some(certificates), Some(files)) => match certificates.reload(files) {
+            Ok(true) => {
+                tracing::info!(certificate = %files.cert.display(), "TLS certificate replaced; new connections get it")
+            }
+            Ok(false) => {}
+            Err(error) => {
+                tracing::error!(%error, "TLS certificate not replaced; the previous one keeps serving")
+            }
+        },
+        (None, Some(_)) => {
+            tracing::warn!("[tls] takes effect at restart; the listener stays plain HTTP")
+        }
+        (Some(_), None) => {
+            tracing::warn!("removing [tls] takes effect at restart; the listener stays HTTPS")
+        }
+        (None, None) => {}
     }
 }
 
@@ -245,7 +269,8 @@ impl FileWatch {
         })
     }
 
-    /// Watches the folders of `config`'s file and rule files (and of their symlink targets).
+    /// Watches the folders of `config`'s file, its rule files and TLS files (and of their symlink
+    /// targets).
     fn follow(&mut self, config: &Config) {
         let rules = config
             .tenants
@@ -253,8 +278,12 @@ impl FileWatch {
             .flat_map(|t| &t.routes)
             .flat_map(|r| std::iter::once(&r.rule).chain(r.shadow.as_ref().map(|s| &s.rule)))
             .cloned();
+        let tls = config
+            .tls
+            .iter()
+            .flat_map(|tls| [tls.cert.clone(), tls.key.clone()]);
         let mut files = HashSet::new();
-        for file in std::iter::once(config.file.clone()).chain(rules) {
+        for file in std::iter::once(config.file.clone()).chain(rules).chain(tls) {
             if let Ok(target) = file.canonicalize() {
                 files.insert(target);
             }

@@ -23,5 +23,6 @@ mod shadow;
 mod shutdown;
 mod tables;
 mod telephony;
+mod tls;
 mod typings;
 mod upstream;
