@@ -73,6 +73,7 @@ fn warm_compile_cache(target: &Path) {
             "password_legacy_store",
             "telephony_sms_provider",
             "user_import_normalise",
+            "event_forward",
         ]
         .map(|rule| format!("{language}/{rule}.wasm"))
     });

@@ -231,6 +231,57 @@ async fn a_delivery_is_acknowledged_once_queued_and_each_routed_event_reaches_it
 }
 
 #[tokio::test]
+async fn the_example_rule_forwards_alike_in_rust_python_and_javascript() {
+    let upstream = Upstream::start();
+    let origin = upstream.origin();
+    let target = crate::common::rules_target();
+    let languages = [
+        ("rust", rule("event_forward")),
+        ("python", target.join("python/event_forward.wasm")),
+        ("javascript", target.join("javascript/event_forward.wasm")),
+    ];
+    let mut toml = format!(
+        "[events]\nqueue = \"{}\"\n",
+        queue_file("languages").display()
+    );
+    for (language, rule) in &languages {
+        let settings = format!("{{ forward_url = \"{origin}/forward/{language}\" }}");
+        let grant = format!("allowed_outbound_hosts = [\"{origin}\"]");
+        toml += &hook_tenant_toml(language, "user.lifecycle.*", rule, &settings, &grant);
+    }
+    let server = TestServer::with_config(&toml).await;
+    let body = delivery("d-languages", &[("l1", "user.lifecycle.deactivate")]);
+    for (language, _) in &languages {
+        let reply = server
+            .request("POST", &format!("/hooks/{language}"), &[AUTH], body.clone())
+            .await;
+        assert_eq!(reply.status, 200, "{language}: {}", reply.body);
+    }
+    until(
+        Duration::from_secs(20),
+        "one event forwarded per language",
+        || upstream.seen().len() >= languages.len(),
+    )
+    .await;
+    let forwarded: HashMap<String, Value> = upstream
+        .seen()
+        .into_iter()
+        .map(|seen| (seen.path, serde_json::from_str(&seen.body).unwrap()))
+        .collect();
+    let rust = &forwarded["/forward/rust"];
+    assert_eq!(rust["uuid"], "l1");
+    assert_eq!(rust["users"][0]["login"], "jane.doe@example.com");
+    for language in ["python", "javascript"] {
+        assert_eq!(
+            &forwarded[&format!("/forward/{language}")],
+            rust,
+            "{language}"
+        );
+    }
+    server.stop().await;
+}
+
+#[tokio::test]
 async fn a_delivery_sent_twice_and_an_event_delivered_again_are_handled_once() {
     let upstream = Upstream::start();
     let toml = forwarding_config("dedup", &rule("event_forward"), &upstream, "*", "");
