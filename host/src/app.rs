@@ -5,10 +5,12 @@ use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::SystemTime;
 
+use anyhow::Context;
 use arc_swap::ArcSwap;
 use serde_json::{Value, json};
 
 use crate::config::Config;
+use crate::decisions::DecisionLog;
 use crate::events::{self, EventQueue};
 use crate::hook::shadow;
 use crate::http::connections::{self, ConnectionLimits};
@@ -41,6 +43,8 @@ pub struct App {
     /// The hook listener's certificate when it serves HTTPS (`[tls]`, read at start-up; a
     /// reload reads the files again but cannot turn TLS on or off).
     pub tls: Option<Arc<Certificates>>,
+    /// One JSON line per decision, when `decision_log` is set (read at start-up).
+    pub decisions: Option<DecisionLog>,
 }
 
 pub(crate) struct ReloadOutcome {
@@ -55,10 +59,18 @@ impl App {
         let runtime = Runtime::new(config.cache_dir.as_deref())?;
         let tenants = Tenants::build(config, &runtime)?;
         let tls = config.tls.as_ref().map(Certificates::load).transpose()?;
+        let metrics = Metrics::default();
+        let decisions = match &config.decision_log {
+            Some(target) => Some(
+                DecisionLog::open(target, metrics.decision_log_dropped())
+                    .with_context(|| format!("cannot open the decision log ({target:?})"))?,
+            ),
+            None => None,
+        };
         Ok(App {
             runtime,
             tenants: ArcSwap::from_pointee(tenants),
-            metrics: Metrics::default(),
+            metrics,
             shadows: shadow::Budget::default(),
             config_file: config.file.clone(),
             file_listen: Mutex::new(config.file_listen),
@@ -71,6 +83,7 @@ impl App {
             reloading: tokio::sync::Mutex::new(()),
             events: EventQueue::default(),
             tls,
+            decisions,
         })
     }
 

@@ -13,6 +13,7 @@ use std::time::Duration;
 use http::{HeaderName, HeaderValue};
 use serde::Deserialize;
 
+use crate::decisions;
 use crate::hooks::HookType;
 use crate::hooks::event::EventPattern;
 use crate::http::tls::TlsConfig;
@@ -93,6 +94,8 @@ pub struct Config {
     pub events: EventsConfig,
     /// HTTPS on the hook listener (`[tls]`); `None`: plain HTTP, for a proxy that ends TLS.
     pub tls: Option<TlsConfig>,
+    /// Where the decision log goes (`decision_log`: a file, or `-` for stdout); read at start-up.
+    pub decision_log: Option<decisions::Target>,
     pub tenants: Vec<TenantConfig>,
     /// Tenants whose definition is invalid, with the reason (only from [`Config::load_lenient`]).
     pub invalid_tenants: Vec<(String, ConfigError)>,
@@ -320,6 +323,15 @@ impl Config {
             }),
             None => None,
         };
+        let decision_log = match raw.decision_log {
+            Some(file) if file.as_os_str().is_empty() => {
+                let message = "must name a file, or `-` for stdout".into();
+                return Err(error("decision_log: ".into(), message));
+            }
+            Some(file) if file.as_os_str() == "-" => Some(decisions::Target::Stdout),
+            Some(file) => Some(decisions::Target::File(base.join(file))),
+            None => None,
+        };
         let cache_dir = match raw.cache_dir {
             Some(dir) if dir.is_empty() => None,
             Some(dir) => Some(base.join(dir)),
@@ -336,6 +348,7 @@ impl Config {
             max_connections_per_client: raw.max_connections_per_client,
             events,
             tls,
+            decision_log,
             tenants,
             invalid_tenants,
         })
@@ -390,6 +403,7 @@ mod raw {
         #[serde(default)]
         pub events: EventsTable,
         pub tls: Option<TlsTable>,
+        pub decision_log: Option<PathBuf>,
         #[serde(default)]
         pub tenants: BTreeMap<String, Tenant>,
     }

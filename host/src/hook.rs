@@ -12,6 +12,7 @@ use std::time::Instant;
 
 use tracing::Span;
 
+use crate::decisions::{Decision, DecisionLog};
 use crate::hooks::{self, HookType};
 use crate::metrics::Metrics;
 use crate::okta::{Answer, HookCall, ParseError};
@@ -23,11 +24,12 @@ use crate::tenant::breaker::{Outcome, Verdict};
 use crate::tenant::{Route, Tenant};
 
 /// Answers one inline hook call of `tenant`: a rule that fails, or a call no rule handles, is
-/// answered by the failure policy, logged and counted.
+/// answered by the failure policy, logged, counted and (with a decision log) recorded.
 pub async fn answer(
     runtime: &Runtime,
     metrics: &Metrics,
     shadows: &shadow::Budget,
+    decisions: Option<&DecisionLog>,
     tenant: &Tenant,
     call: HookCall,
 ) -> Answer {
@@ -37,15 +39,17 @@ pub async fn answer(
     span.record("hook", call.envelope.event_type.as_str());
     let event_type = call.envelope.event_type.as_str();
 
-    let answer = match tenant.routes.route(&call) {
+    let (answer, route, failure, fuel) = match tenant.routes.route(&call) {
         Err(unrouted) => {
             tracing::warn!(reason = %unrouted, "no rule for this call; answering with the hook type's failure policy");
             metrics.unrouted(&tenant.id);
-            hooks::failure_answer(event_type, None)
+            let answer = hooks::failure_answer(event_type, None);
+            (answer, None, Some("unrouted"), None)
         }
         Ok((route, hook)) => {
             span.record("rule", route.rule_name.as_str());
-            let outcome = run(runtime, tenant, route, &call, hook, started).await;
+            let (outcome, fuel) = run(runtime, tenant, route, &call, hook, started).await;
+            let failure = outcome.as_ref().err().map(RuleFailure::kind);
             let answer = outcome.unwrap_or_else(|failure| {
                 if matches!(failure, RuleFailure::Throttled | RuleFailure::CircuitOpen) {
                     // Load shedding, not a rule failure of this call: the breaker's and the
@@ -67,11 +71,27 @@ pub async fn answer(
                 };
                 shadows.start(runtime, comparison, &call, &answer);
             }
-            answer
+            (answer, Some(route), failure, fuel)
         }
     };
     span.record("decision", answer.label());
-    metrics.answer(&tenant.id, answer.label(), started.elapsed().as_secs_f64());
+    let elapsed = started.elapsed();
+    metrics.answer(&tenant.id, answer.label(), elapsed.as_secs_f64());
+    if let Some(decisions) = decisions {
+        let label = route.map(Route::label);
+        decisions.record(&Decision {
+            tenant: &tenant.id,
+            event_id: &call.envelope.event_id,
+            hook: event_type,
+            route: label.as_deref(),
+            rule: route.map(|route| route.rule_name.as_str()),
+            rule_sha256: route.map(|route| route.rule.sha256.as_str()),
+            decision: answer.label(),
+            failure,
+            duration_us: elapsed.as_micros() as u64,
+            fuel,
+        });
+    }
     answer
 }
 
@@ -84,9 +104,9 @@ async fn run(
     call: &HookCall,
     hook: HookType,
     started: Instant,
-) -> Result<Answer, RuleFailure> {
+) -> (Result<Answer, RuleFailure>, Option<u64>) {
     let Verdict::Run { probe } = route.breaker.check() else {
-        return Err(RuleFailure::CircuitOpen);
+        return (Err(RuleFailure::CircuitOpen), None);
     };
     // The deadline bounds the whole call: waiting for the tenant's turn, for pool slots and
     // for the CPU counts against it, so the answer is never later than the route allows.
@@ -96,12 +116,11 @@ async fn run(
         .scheduler()
         .admit(&tenant.share, &route.usage, time_left)
     else {
-        return Err(RuleFailure::Throttled);
+        return (Err(RuleFailure::Throttled), None);
     };
     let Some(_permit) = acquire_by(&tenant.evaluations, 1, deadline).await else {
-        return Err(RuleFailure::Concurrency(
-            "the tenant's evaluations stayed busy until the deadline",
-        ));
+        let failure = "the tenant's evaluations stayed busy until the deadline";
+        return (Err(RuleFailure::Concurrency(failure)), None);
     };
     let job = Job {
         rule: &route.rule,
@@ -112,8 +131,9 @@ async fn run(
         usage: &route.usage,
     };
     let (outcome, usage) = evaluate(runtime, &job, call, hook, deadline).await;
-    if !usage.stopped_by_deadline {
-        Span::current().record("fuel", usage.fuel);
+    let fuel = (!usage.stopped_by_deadline).then_some(usage.fuel);
+    if let Some(fuel) = fuel {
+        Span::current().record("fuel", fuel);
     }
     // A deadline that came while the rule waited for the CPU is the machine's load, not the
     // rule's fault: it must not open the breaker.
@@ -129,7 +149,7 @@ async fn run(
         Err(_) => Outcome::CheapFailure,
     };
     route.breaker.record(breaker_outcome, probe);
-    outcome
+    (outcome, fuel)
 }
 
 /// What an evaluation runs: a rule with its route's settings, limits and outbound grant, and who

@@ -299,7 +299,16 @@ async fn hook_call(
         if call.envelope.event_type == event::EVENT_TYPE {
             return delivery(app, tenant, &call, started).await;
         }
-        let answer = hook::answer(&app.runtime, &app.metrics, &app.shadows, tenant, call).await;
+        let decisions = app.decisions.as_ref();
+        let answer = hook::answer(
+            &app.runtime,
+            &app.metrics,
+            &app.shadows,
+            decisions,
+            tenant,
+            call,
+        )
+        .await;
         let micros = started.elapsed().as_micros() as u64;
         tracing::info!(micros, "hook answered");
         Ok(reply::answer(answer))

@@ -33,7 +33,8 @@
 //!
 //! Around them: [`config`] (TOML, validated at load), [`reload`] (file watching, rebuild and
 //! atomic swap), [`app`] (shared state), [`untrusted`] (guest text escaped and capped for logs),
-//! [`metrics`] (Prometheus), [`telemetry`] (tracing output), [`cases`] (the table tests of
+//! [`metrics`] (Prometheus), [`telemetry`] (tracing output), [`decisions`] (the decision log:
+//! one JSON line per answer, ids and kinds only), [`cases`] (the table tests of
 //! `wasmhook test`), [`scaffold`] (the projects of `wasmhook new`) and [`cli`] (`serve`, `eval`,
 //! `test`, `new`, `check`).
 //!
@@ -45,6 +46,7 @@ pub mod app;
 pub mod cases;
 pub mod cli;
 pub mod config;
+pub mod decisions;
 pub mod events;
 pub mod hook;
 pub mod hooks;

@@ -68,6 +68,7 @@ pub struct Metrics {
     evaluation_seconds: Family<TenantLabels, Histogram>,
     connections_refused: Counter,
     tls_handshake_failures: Counter,
+    decision_log_dropped: Counter,
     events: Family<EventLabels, Counter>,
 }
 
@@ -131,6 +132,12 @@ impl Default for Metrics {
              longer than 5 s (plain HTTP sent to HTTPS, no common protocol version or cipher)",
             tls_handshake_failures.clone(),
         );
+        let decision_log_dropped = Counter::default();
+        registry.register(
+            "decision_log_dropped",
+            "Decision log lines dropped because the writer could not keep up or write",
+            decision_log_dropped.clone(),
+        );
         let events = Family::default();
         registry.register(
             "events",
@@ -143,6 +150,7 @@ impl Default for Metrics {
             events,
             connections_refused,
             tls_handshake_failures,
+            decision_log_dropped,
             responses,
             answers,
             rule_failures,
@@ -195,6 +203,11 @@ impl Metrics {
 
     pub fn connection_refused(&self) {
         self.connections_refused.inc();
+    }
+
+    /// The counter the decision log adds its dropped lines to.
+    pub fn decision_log_dropped(&self) -> Counter {
+        self.decision_log_dropped.clone()
     }
 
     pub fn tls_handshake_failed(&self) {

@@ -6,6 +6,7 @@ mod authoring;
 mod bad_input;
 mod cli;
 mod common;
+mod decisions;
 mod event_hooks;
 mod fairness;
 mod hardening;
