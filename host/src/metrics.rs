@@ -283,8 +283,12 @@ fn usage_text(tenants: &Tenants) -> String {
             }
         }
     }
+    // A tenant that failed its last load serves its last good version, or nothing.
+    let degraded = tenants.errors.len();
     format!(
-        "# HELP wasmhook_tenant_cpu_seconds CPU time the tenant's evaluations used.\n\
+        "# HELP wasmhook_tenants_degraded Tenants whose last load failed: they serve their last good version, or nothing.\n\
+         # TYPE wasmhook_tenants_degraded gauge\nwasmhook_tenants_degraded {degraded}\n\
+         # HELP wasmhook_tenant_cpu_seconds CPU time the tenant's evaluations used.\n\
          # TYPE wasmhook_tenant_cpu_seconds counter\n{tenant_cpu}\
          # HELP wasmhook_rule_cpu_seconds CPU time the route's evaluations used.\n\
          # TYPE wasmhook_rule_cpu_seconds counter\n{route_cpu}\

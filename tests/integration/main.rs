@@ -13,6 +13,7 @@ mod hardening;
 mod hook_types;
 mod languages;
 mod oauth;
+mod observability;
 mod outbound;
 mod password_import;
 mod quickstart;

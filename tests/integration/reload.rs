@@ -122,6 +122,9 @@ async fn a_corrupt_rule_keeps_the_last_good_version_and_shows_the_error() {
         is_rule_a(&server.hook("/hooks/t", &call()).await),
         "the last good rule keeps serving"
     );
+    let degraded = "wasmhook_tenants_degraded ";
+    let metrics = server.get("/metrics").await.body;
+    assert!(metrics.contains(&format!("{degraded}1\n")), "{metrics}");
 
     replace_by_rename(&dir.join("rule.wasm"), &rule_bytes("employee_number"));
     until(&server, "t", is_rule_b).await;
@@ -129,6 +132,8 @@ async fn a_corrupt_rule_keeps_the_last_good_version_and_shows_the_error() {
     assert!(status["tenants"]["t"]["error"].is_null());
     assert_eq!(status["status"], "ready", "{status}");
     assert_eq!(status["problems"], serde_json::json!([]));
+    let metrics = server.get("/metrics").await.body;
+    assert!(metrics.contains(&format!("{degraded}0\n")), "{metrics}");
 }
 
 #[test]
