@@ -1,5 +1,5 @@
 # Every target installs what it needs, so each works on a fresh machine with rustup.
-.PHONY: quickstart build rules test lint setup bench fuzz
+.PHONY: quickstart build rules test lint setup bench fuzz deploy-check
 
 # Toolchains for the rules (idempotent): the WebAssembly target for Rust, componentize-py for
 # Python (PyPI), jco with the QuickJS backend for JavaScript (npm, versions pinned in the lockfile),
@@ -45,13 +45,20 @@ bench: build
 # core its biggest crates leave idle, as in `test`.
 CLIPPY_ENV := RUSTC_WORKSPACE_WRAPPER=$(shell rustc --print sysroot)/bin/clippy-driver \
 	CLIPPY_ARGS=-D__CLIPPY_HACKERY__warnings__CLIPPY_HACKERY__
-lint: setup
+lint: setup deploy-check
 	cargo fmt --all -- --check
 	cd rules && cargo fmt --all -- --check
 	cargo fmt --manifest-path guest-sdk/c/tool/Cargo.toml -- --check
 	$(CLIPPY_ENV) rules/build.sh & rules=$$!; \
 		$(CLIPPY_ENV) cargo build --release --workspace --all-targets; host=$$?; \
 		wait $$rules && [ $$host = 0 ]
+
+# The Kubernetes manifests (deploy/kubernetes), validated offline against the API schemas with
+# PyPI's kubernetes-validate; the kustomization itself is not a resource. The config they carry
+# is checked by tests/integration/deploy.rs.
+deploy-check:
+	python3 -m pip install --quiet --disable-pip-version-check kubernetes-validate==1.37.0
+	python3 -m kubernetes_validate --strict --quiet $(filter-out %/kustomization.yaml,$(wildcard deploy/kubernetes/*.yaml))
 
 # Coverage-guided fuzzing of request parsing, routing and answer rendering (fuzz/, its own
 # workspace; not part of `test` or CI). Needs the nightly toolchain (rustup toolchain install

@@ -7,6 +7,7 @@ mod bad_input;
 mod cli;
 mod common;
 mod decisions;
+mod deploy;
 mod event_hooks;
 mod fairness;
 mod hardening;
