@@ -323,14 +323,7 @@ async fn run(app: &App, record: &Record, attempt: u32) -> Attempt {
         );
     };
     tracing::Span::current().record("rule", route.rule_name.as_str());
-    let job = Job {
-        rule: &route.rule,
-        settings: &route.settings,
-        limits: &route.limits,
-        outbound: &route.outbound,
-        share: &tenant.share,
-        usage: &route.usage,
-    };
+    let job = Job::of_route(tenant, route);
     let (outcome, _usage) = evaluate(
         &app.runtime,
         &job,

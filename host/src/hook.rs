@@ -122,14 +122,7 @@ async fn run(
         let failure = "the tenant's evaluations stayed busy until the deadline";
         return (Err(RuleFailure::Concurrency(failure)), None);
     };
-    let job = Job {
-        rule: &route.rule,
-        settings: &route.settings,
-        limits: &route.limits,
-        outbound: &route.outbound,
-        share: &tenant.share,
-        usage: &route.usage,
-    };
+    let job = Job::of_route(tenant, route);
     let (outcome, usage) = evaluate(runtime, &job, call, hook, deadline).await;
     let fuel = (!usage.stopped_by_deadline).then_some(usage.fuel);
     if let Some(fuel) = fuel {
@@ -161,6 +154,21 @@ pub struct Job<'a> {
     pub outbound: &'a Arc<Grant>,
     pub share: &'a Arc<Share>,
     pub usage: &'a RouteUsage,
+}
+
+impl<'a> Job<'a> {
+    /// `route`'s rule as the server runs it for `tenant`: the route's settings, limits and
+    /// grant, charged to the tenant's share and the route's usage.
+    pub fn of_route(tenant: &'a Tenant, route: &'a Route) -> Job<'a> {
+        Job {
+            rule: &route.rule,
+            settings: &route.settings,
+            limits: &route.limits,
+            outbound: &route.outbound,
+            share: &tenant.share,
+            usage: &route.usage,
+        }
+    }
 }
 
 /// Runs `job` on `call`, a call of `hook` (the rule's hook type), and renders its decision as

@@ -163,6 +163,18 @@ async fn metric(server: &TestServer, series: &str) -> f64 {
         .unwrap_or(0.0)
 }
 
+/// The value of `series` once it is `expected`, or its last value after 5 s.
+async fn metric_reaching(server: &TestServer, series: &str, expected: f64) -> f64 {
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        let value = metric(server, series).await;
+        if value == expected || Instant::now() > deadline {
+            return value;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
 #[tokio::test]
 async fn a_delivery_is_acknowledged_once_queued_and_each_routed_event_reaches_its_rule() {
     let upstream = Upstream::start();
@@ -200,21 +212,9 @@ async fn a_delivery_is_acknowledged_once_queued_and_each_routed_event_reaches_it
             .unwrap()
             .ends_with("@example.com")
     );
-    until(Duration::from_secs(5), "the queue to drain", || true).await;
     let tenant = "tenant=\"demo\"";
-    let mut handled = 0.0;
-    for _ in 0..100 {
-        handled = metric(
-            &server,
-            &format!("wasmhook_events_total{{{tenant},outcome=\"handled\"}}"),
-        )
-        .await;
-        if handled == 2.0 {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-    assert_eq!(handled, 2.0);
+    let handled = format!("wasmhook_events_total{{{tenant},outcome=\"handled\"}}");
+    assert_eq!(metric_reaching(&server, &handled, 2.0).await, 2.0);
     assert_eq!(
         metric(
             &server,
@@ -362,19 +362,8 @@ async fn a_rule_failing_twice_then_succeeding_handles_the_event_on_its_third_att
         .map(|seen| serde_json::from_str::<Value>(&seen.body).unwrap()["attempt"].clone())
         .collect();
     assert_eq!(attempts, [json!(1), json!(2), json!(3)]);
-    let mut handled = 0.0;
-    for _ in 0..100 {
-        handled = metric(
-            &server,
-            "wasmhook_events_total{tenant=\"demo\",outcome=\"handled\"}",
-        )
-        .await;
-        if handled == 1.0 {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-    assert_eq!(handled, 1.0);
+    let handled = "wasmhook_events_total{tenant=\"demo\",outcome=\"handled\"}";
+    assert_eq!(metric_reaching(&server, handled, 1.0).await, 1.0);
     assert_eq!(
         metric(
             &server,
@@ -410,15 +399,8 @@ async fn an_event_failing_its_last_attempt_is_kept_as_a_dead_letter_without_its_
         )
         .await;
     assert_eq!(reply.status, 200);
-    let mut dead = 0.0;
-    for _ in 0..250 {
-        dead = metric(&server, "wasmhook_event_dead_letters{tenant=\"demo\"}").await;
-        if dead == 1.0 {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-    assert_eq!(dead, 1.0);
+    let dead = "wasmhook_event_dead_letters{tenant=\"demo\"}";
+    assert_eq!(metric_reaching(&server, dead, 1.0).await, 1.0);
     assert_eq!(upstream.seen().len(), 3, "exactly max_attempts attempts");
     let status = server.get("/readyz").await.json();
     let letters = &status["events"]["dead_letters"];
