@@ -1,12 +1,13 @@
-//! The decision log: one JSON line per inline hook call answered, for audit ("what did we answer
-//! Okta for this eventId, with which rule version?") and for tools that read JSON lines, kept
-//! apart from the operational log (`decision_log = <file>`, or `"-"` for stdout).
+//! The decision log: one JSON line per inline hook call answered and per attempt of an event
+//! rule, for audit ("what did we answer Okta for this eventId, with which rule version?") and for
+//! tools that read JSON lines, kept apart from the operational log (`decision_log = <file>`, or
+//! `"-"` for stdout).
 //!
-//! A line holds identifiers, kinds and measurements only: time, tenant, Okta's eventId, hook
-//! type, route, rule name (its file's stem, as in the metrics) and sha256, decision, failure
-//! kind, duration and fuel. Never a profile value, a password, a code or a body: nothing Okta
-//! or a rule sent but the eventId, which the JSON writer escapes (a line cannot be forged) and
-//! the log caps.
+//! A line holds identifiers, kinds and measurements only: time, tenant, Okta's eventId (an
+//! event's uuid), hook type, route, rule name (its file's stem, as in the metrics) and sha256,
+//! decision, failure kind, duration and fuel. Never a profile value, a password, a code or a
+//! body: nothing Okta or a rule sent but the id, which the JSON writer escapes (a line cannot be
+//! forged) and the log caps.
 //!
 //! Writing never slows a call: lines go through a bounded queue to a thread of their own that
 //! writes and flushes them; when the queue is full (a stalled disk), lines are dropped and
@@ -37,17 +38,18 @@ pub enum Target {
 #[derive(Debug, Serialize)]
 pub struct Decision<'a> {
     pub tenant: &'a str,
-    /// Okta's `eventId`.
+    /// Okta's `eventId` (inline hooks) or the event's `uuid` (event hooks).
     pub event_id: &'a str,
     pub hook: &'a str,
     /// The route (event type and request type, or event pattern); `None` when no route matched.
     pub route: Option<&'a str>,
     pub rule: Option<&'a str>,
     pub rule_sha256: Option<&'a str>,
-    /// What Okta was answered: `no-change`, `commands` or `deny`.
+    /// Inline hooks: what Okta was answered, `no-change`, `commands` or `deny`. Event rules:
+    /// `handled`, `retry` or `dead-letter`.
     pub decision: &'a str,
-    /// Why the rule's own decision was not used (`deadline`, `memory`, `throttled`, …, or
-    /// `unrouted` when no route matched).
+    /// Why the rule's own decision was not used (`deadline`, `memory`, `throttled`, …,
+    /// `unrouted` when no route matched, `rule_error` for an event rule's `err`).
     pub failure: Option<&'a str>,
     pub duration_us: u64,
     pub fuel: Option<u64>,

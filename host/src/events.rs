@@ -31,6 +31,7 @@ use tracing::Instrument;
 
 use crate::app::App;
 use crate::config::{Config, EventsConfig};
+use crate::decisions::Decision;
 use crate::hook::Job;
 use crate::hooks::{self, event};
 use crate::okta::HookCall;
@@ -261,8 +262,15 @@ async fn handle(app: &App, events: &Events, sequence: u64) {
     // Instrumented, never entered: a span entered across an `.await` would leak into whatever
     // else the thread runs meanwhile.
     async {
-        let outcome = run(app, &record, attempt).await;
+        let started = Instant::now();
+        let (outcome, ran) = run(app, &record, attempt).await;
         let config = events.config.load_full();
+        let decided = match &outcome {
+            Attempt::Handled => ("handled", None),
+            Attempt::Failed(kind, _) if attempt >= config.max_attempts => ("dead-letter", Some(*kind)),
+            Attempt::Failed(kind, _) => ("retry", Some(*kind)),
+        };
+        log_decision(app, &record, ran.as_ref(), decided, started);
         let tenant = record.tenant.clone();
         let stored = match outcome {
             Attempt::Handled => {
@@ -311,20 +319,19 @@ impl Drop for InFlight<'_> {
 }
 
 /// One attempt: the route's rule on the event, as the current configuration has it.
-async fn run(app: &App, record: &Record, attempt: u32) -> Attempt {
+async fn run(app: &App, record: &Record, attempt: u32) -> (Attempt, Option<Ran>) {
     let tenants = app.tenants();
     let Some(tenant) = tenants.get(&record.tenant) else {
-        return Attempt::Failed("no_route", "the tenant is no longer configured".into());
+        let failed = Attempt::Failed("no_route", "the tenant is no longer configured".into());
+        return (failed, None);
     };
     let Some(route) = tenant.event_route(&record.event_type) else {
-        return Attempt::Failed(
-            "no_route",
-            "no event route handles this event type any more".into(),
-        );
+        let reason = "no event route handles this event type any more";
+        return (Attempt::Failed("no_route", reason.into()), None);
     };
     tracing::Span::current().record("rule", route.rule_name.as_str());
     let job = Job::of_route(tenant, route);
-    let (outcome, _usage) = evaluate(
+    let (outcome, usage) = evaluate(
         &app.runtime,
         &job,
         &record.queued(),
@@ -332,14 +339,55 @@ async fn run(app: &App, record: &Record, attempt: u32) -> Attempt {
         attempt,
     )
     .await;
-    match outcome {
+    let ran = Ran {
+        route: route.label(),
+        rule: route.rule_name.clone(),
+        sha256: route.rule.sha256.clone(),
+        fuel: (!usage.stopped_by_deadline).then_some(usage.fuel),
+    };
+    let attempt = match outcome {
         Ok(_) => Attempt::Handled,
         Err(failure) => {
             app.metrics
                 .rule_failure(&tenant.id, &route.rule_name, failure.kind());
             Attempt::Failed(failure.kind(), failure.to_string())
         }
-    }
+    };
+    (attempt, Some(ran))
+}
+
+/// Which rule an attempt ran, for the decision log.
+struct Ran {
+    route: String,
+    rule: String,
+    sha256: String,
+    fuel: Option<u64>,
+}
+
+/// Records an attempt at `record` in the decision log, if there is one.
+fn log_decision(
+    app: &App,
+    record: &Record,
+    ran: Option<&Ran>,
+    outcome: (&str, Option<&str>),
+    started: Instant,
+) {
+    let Some(decisions) = &app.decisions else {
+        return;
+    };
+    let (decision, failure) = outcome;
+    decisions.record(&Decision {
+        tenant: &record.tenant,
+        event_id: &record.uuid,
+        hook: event::EVENT_TYPE,
+        route: ran.map(|ran| ran.route.as_str()),
+        rule: ran.map(|ran| ran.rule.as_str()),
+        rule_sha256: ran.map(|ran| ran.sha256.as_str()),
+        decision,
+        failure,
+        duration_us: started.elapsed().as_micros() as u64,
+        fuel: ran.and_then(|ran| ran.fuel),
+    });
 }
 
 /// Runs `job`'s event rule on `event`, which came in `delivery`, for its `attempt`th time, as the

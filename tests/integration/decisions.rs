@@ -7,7 +7,13 @@ use std::time::{Duration, Instant};
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
-use crate::common::{SSR_OIE, TOKEN, TestServer, email_domain_tenant, misbehave_config, rule};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use crate::common::{
+    AUTH, SSR_OIE, TOKEN, TestServer, email_domain_tenant, hook_tenant_toml, misbehave_config, rule,
+};
+use crate::upstream::{Seen, Upstream};
 
 /// The profile value the calls carry, which must not reach the log.
 const MARKER: &str = "decision.log.marker";
@@ -18,8 +24,9 @@ fn with_email(email: &str) -> String {
     body.to_string()
 }
 
-/// The log's lines once it holds `count` of them (the writer flushes in the background).
-fn lines(file: &std::path::Path, count: usize) -> Vec<Value> {
+/// The log's lines once it holds `count` of them (the writer flushes in the background; the
+/// server, on this test's runtime, keeps running meanwhile).
+async fn lines(file: &std::path::Path, count: usize) -> Vec<Value> {
     let deadline = Instant::now() + Duration::from_secs(10);
     loop {
         let text = std::fs::read_to_string(file).unwrap_or_default();
@@ -39,16 +46,30 @@ fn lines(file: &std::path::Path, count: usize) -> Vec<Value> {
             "{} of {count} lines: {text}",
             lines.len()
         );
-        std::thread::sleep(Duration::from_millis(20));
+        tokio::time::sleep(Duration::from_millis(20)).await;
     }
+}
+
+fn sha256(name: &str) -> String {
+    let bytes = std::fs::read(rule(name)).unwrap();
+    Sha256::digest(bytes)
+        .iter()
+        .map(|byte| format!("{byte:02x}"))
+        .collect()
+}
+
+/// A fresh log file in a folder of its own.
+fn log_file(name: &str) -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!("wasmhook-decisions-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join(name);
+    let _ = std::fs::remove_file(&file);
+    file
 }
 
 #[tokio::test]
 async fn each_answer_is_one_line_with_ids_rule_version_and_outcome_but_no_profile_value() {
-    let dir = std::env::temp_dir().join(format!("wasmhook-decisions-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let log = dir.join("decisions.jsonl");
-    let _ = std::fs::remove_file(&log);
+    let log = log_file("inline.jsonl");
     let toml = format!(
         "decision_log = \"{}\"\n{}{}",
         log.display(),
@@ -70,15 +91,8 @@ async fn each_answer_is_one_line_with_ids_rule_version_and_outcome_but_no_profil
         let reply = server.hook(path, body).await;
         assert!(reply.status == 200 || reply.status == 204, "{}", reply.body);
     }
-    let lines = lines(&log, calls.len());
+    let lines = lines(&log, calls.len()).await;
     assert_eq!(lines.len(), calls.len(), "{lines:?}");
-    let sha256 = |name: &str| {
-        let bytes = std::fs::read(rule(name)).unwrap();
-        Sha256::digest(bytes)
-            .iter()
-            .map(|byte| format!("{byte:02x}"))
-            .collect::<String>()
-    };
     let (allowed, denied, failed, unrouted) = (&lines[0], &lines[1], &lines[2], &lines[3]);
     assert_eq!(allowed["tenant"], "demo");
     assert_eq!(allowed["event_id"], "04Dmt8BcT_aEgM");
@@ -109,5 +123,61 @@ async fn each_answer_is_one_line_with_ids_rule_version_and_outcome_but_no_profil
     assert_eq!(unrouted["failure"], "unrouted");
     assert_eq!(unrouted["rule"], Value::Null);
     server.stop().await;
-    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[tokio::test]
+async fn each_attempt_of_an_event_rule_is_a_line_too() {
+    let calls = Arc::new(AtomicUsize::new(0));
+    let counted = calls.clone();
+    let upstream =
+        Upstream::answering(
+            move |_: &Seen| match counted.fetch_add(1, Ordering::SeqCst) {
+                0 => (500, "down".into()),
+                _ => (200, "ok".into()),
+            },
+        );
+    let log = log_file("events.jsonl");
+    let origin = upstream.origin();
+    let queue = log.with_extension("redb");
+    let _ = std::fs::remove_file(&queue);
+    let toml = format!(
+        "decision_log = \"{}\"\n[events]\nqueue = \"{}\"\nretry_after_ms = 20\n{}",
+        log.display(),
+        queue.display(),
+        hook_tenant_toml(
+            "demo",
+            "user.lifecycle.*",
+            &rule("event_forward"),
+            &format!("{{ forward_url = \"{origin}/forward\" }}"),
+            &format!("allowed_outbound_hosts = [\"{origin}\"]"),
+        )
+    );
+    let server = TestServer::with_config(&toml).await;
+    let delivery = serde_json::json!({
+        "eventType": "com.okta.event_hook",
+        "eventId": "d-logged",
+        "data": {"events": [{
+            "uuid": "e-logged",
+            "eventType": "user.lifecycle.deactivate",
+            "published": "2024-05-01T10:00:00.000Z",
+            "target": [{"id": "00u1", "type": "User", "alternateId": format!("{MARKER}@example.com")}],
+        }]},
+    });
+    let reply = server
+        .request("POST", "/hooks/demo", &[AUTH], delivery.to_string())
+        .await;
+    assert_eq!(reply.status, 200, "{}", reply.body);
+    let lines = lines(&log, 2).await;
+    let (failed, handled) = (&lines[0], &lines[1]);
+    for line in [failed, handled] {
+        assert_eq!(line["hook"], "com.okta.event_hook");
+        assert_eq!(line["event_id"], "e-logged");
+        assert_eq!(line["route"], "user.lifecycle.*");
+        assert_eq!(line["rule_sha256"], sha256("event_forward"));
+    }
+    assert_eq!(failed["decision"], "retry", "{failed}");
+    assert_eq!(failed["failure"], "rule_error");
+    assert_eq!(handled["decision"], "handled", "{handled}");
+    assert_eq!(handled["failure"], Value::Null);
+    server.stop().await;
 }
