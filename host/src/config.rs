@@ -1333,6 +1333,24 @@ mod tests {
     }
 
     #[test]
+    fn the_decision_log_is_a_file_relative_to_the_config_or_stdout() {
+        let with = |value: &str| format!("decision_log = \"{value}\"\n{}", route(""));
+        let file = load(&with("log/decisions.jsonl")).unwrap().decision_log;
+        let Some(decisions::Target::File(file)) = file else {
+            panic!("{file:?}");
+        };
+        assert!(file.is_absolute() && file.ends_with("log/decisions.jsonl"));
+        let stdout = load(&with("-")).unwrap().decision_log;
+        assert_eq!(stdout, Some(decisions::Target::Stdout));
+        assert!(load(&route("")).unwrap().decision_log.is_none());
+        let empty = message(&with(""));
+        assert!(
+            empty.contains("decision_log: must name a file, or `-` for stdout"),
+            "{empty}"
+        );
+    }
+
+    #[test]
     fn settings_keep_the_order_of_the_file() {
         // A rule that turns settings into patch operations applies them in this order.
         let config = load(&route("settings = { zeta = 1, alpha = { y = 2, b = 3 } }")).unwrap();

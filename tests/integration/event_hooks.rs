@@ -598,6 +598,46 @@ fn eval_runs_an_event_rule_on_each_event_of_a_delivery() {
     );
 }
 
+#[test]
+fn eval_with_a_config_runs_the_route_only_on_the_events_it_matches() {
+    let upstream = Upstream::start();
+    let toml = forwarding_config(
+        "eval-config",
+        &rule("event_forward"),
+        &upstream,
+        "user.lifecycle.*",
+        "",
+    );
+    let config = write_config(&toml);
+    let request =
+        std::env::temp_dir().join(format!("wasmhook-eval-mixed-{}.json", std::process::id()));
+    let events = [
+        ("m1", "user.lifecycle.deactivate"),
+        ("m2", "user.session.start"),
+    ];
+    std::fs::write(&request, delivery("d-mixed", &events)).unwrap();
+    let output = wasmhook(&[
+        "eval",
+        "--config",
+        &config.display().to_string(),
+        "--tenant",
+        "demo",
+        "--request",
+        &request.display().to_string(),
+    ]);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "{stderr}");
+    assert!(
+        stderr.contains("event m1 (user.lifecycle.deactivate): handled"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("event m2 (user.session.start): not for this route; skipped"),
+        "{stderr}"
+    );
+    assert_eq!(forwarded(&upstream), ["m1"]);
+}
+
 /// The crash test: 1,000 events acknowledged, the server killed with SIGKILL at once,
 /// restarted on the same queue: every event reaches the endpoint at least once.
 #[test]

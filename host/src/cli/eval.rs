@@ -113,7 +113,9 @@ pub async fn eval(args: EvalArgs) -> anyhow::Result<()> {
         );
     }
     if rule.hook == HookType::Event {
-        return eval_events(&runtime, &rule, &body, (&settings, &limits, &outbound)).await;
+        let pattern = route.as_ref().and_then(|route| route.events.as_ref());
+        let job = (settings.as_str(), &limits, &outbound);
+        return eval_events(&runtime, &rule, pattern, &body, job).await;
     }
     let event_type = rule.hook.event_type();
     let (outcome, usage) =
@@ -147,10 +149,13 @@ pub async fn eval(args: EvalArgs) -> anyhow::Result<()> {
 
 /// Runs an event rule on each event of the delivery `body` as the server's queue would on the
 /// first attempt: stdout stays empty (the server answers the delivery with an empty 200 before
-/// any rule runs), stderr has a line per event; fails if the rule failed on any event.
+/// any rule runs), stderr has a line per event; fails if the rule failed on any event. With a
+/// route's `pattern` (`--config`), events it does not match are skipped, as the server would
+/// not give them to this rule.
 async fn eval_events(
     runtime: &Runtime,
     rule: &Arc<CompiledRule>,
+    pattern: Option<&event::EventPattern>,
     body: &[u8],
     (settings, limits, outbound): (&str, &Limits, &Arc<Grant>),
 ) -> anyhow::Result<()> {
@@ -174,8 +179,12 @@ async fn eval_events(
     };
     let mut failed = 0;
     for queued in &events {
-        let (outcome, usage) = events::evaluate(runtime, &job, queued, &delivery, 1).await;
         let event = format!("event {} ({})", queued.uuid, queued.event_type);
+        if pattern.is_some_and(|pattern| !pattern.matches(&queued.event_type)) {
+            eprintln!("{event}: not for this route; skipped");
+            continue;
+        }
+        let (outcome, usage) = events::evaluate(runtime, &job, queued, &delivery, 1).await;
         match outcome {
             Ok(()) => eprintln!("{event}: handled {}", describe(&usage)),
             Err(failure) => {
