@@ -4,7 +4,11 @@
 # Toolchains for the rules (idempotent): the WebAssembly target for Rust, componentize-py for
 # Python (PyPI), jco with the QuickJS backend for JavaScript (npm, versions pinned in the lockfile),
 # zig for C (PyPI's ziglang; rules/build.sh builds the rest of the C toolchain, guest-sdk/c/tool).
+# The registry tests start Debian's docker-registry (CNCF distribution), installed here when missing.
 setup:
+	command -v docker-registry >/dev/null || { export DEBIAN_FRONTEND=noninteractive; \
+		apt-get install -y -q --no-install-recommends docker-registry >/dev/null || \
+		{ apt-get update -q >/dev/null && apt-get install -y -q --no-install-recommends docker-registry >/dev/null; }; }
 	rustup target add wasm32-wasip2
 	python3 -m pip install --quiet --disable-pip-version-check componentize-py==0.25.1 ziglang==0.17.1
 	# npm ci installs exactly the committed lock file (never rewrites it); skipped while

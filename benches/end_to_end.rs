@@ -77,7 +77,7 @@ fn main() {
             Some("127.0.0.1:0".parse().unwrap()),
         )
         .expect("the quickstart config loads (build the rules with `make rules`)");
-        let app = Arc::new(wasmhook::app::App::load(&config).unwrap());
+        let app = Arc::new(wasmhook::app::App::load(&config).await.unwrap());
         let listener = TcpListener::bind(config.listen).await.unwrap();
         let wasm = listener.local_addr().unwrap();
         tokio::spawn(wasmhook::http::serve(listener, app, std::future::pending()));

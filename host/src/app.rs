@@ -16,11 +16,14 @@ use crate::hook::shadow;
 use crate::http::connections::{self, ConnectionLimits};
 use crate::http::tls::Certificates;
 use crate::metrics::Metrics;
+use crate::registry::Registry;
 use crate::runtime::Runtime;
 use crate::tenant::Tenants;
 
 pub struct App {
     pub runtime: Runtime,
+    /// Where `oci://` rules are pulled from, into the local store.
+    pub registry: Registry,
     /// Swapped whole, never mutated: a call keeps the snapshot it started with.
     tenants: ArcSwap<Tenants>,
     pub metrics: Metrics,
@@ -54,10 +57,13 @@ pub(crate) struct ReloadOutcome {
 }
 
 impl App {
-    /// Builds the runtime and compiles every rule of `config`; any problem is an error.
-    pub fn load(config: &Config) -> anyhow::Result<App> {
+    /// Builds the runtime, pulls the rules `config` takes from registries and compiles every
+    /// rule; any problem is an error.
+    pub async fn load(config: &Config) -> anyhow::Result<App> {
         let runtime = Runtime::new(config.cache_dir.as_deref())?;
-        let tenants = Tenants::build(config, &runtime)?;
+        let registry = Registry::new(config.cache_dir.as_deref());
+        let pulled = registry.pull_all(config).await;
+        let tenants = Tenants::build(config, &runtime, &pulled)?;
         let tls = config.tls.as_ref().map(Certificates::load).transpose()?;
         let metrics = Metrics::default();
         let decisions = match &config.decision_log {
@@ -69,6 +75,7 @@ impl App {
         };
         Ok(App {
             runtime,
+            registry,
             tenants: ArcSwap::from_pointee(tenants),
             metrics,
             shadows: shadow::Budget::default(),
@@ -112,14 +119,16 @@ impl App {
                         "event_type": route.event_type,
                         "request_type": route.request_type,
                         "hook": route.hook.name(),
-                        "rule": route.rule_path,
+                        "rule": route.rule_source,
+                        "digest": route.rule_digest,
                         "sha256": route.rule.sha256,
                         "loaded_at": timestamp(route.loaded_at),
                         "cpu_seconds": route.usage.cpu().as_secs_f64(),
                         "average_cpu_ms": route.usage.average().as_secs_f64() * 1e3,
                         "circuit": route.breaker.state().name(),
                         "shadow": route.shadow.as_ref().map(|shadow| json!({
-                            "rule": shadow.rule_path,
+                            "rule": shadow.rule_source,
+                            "digest": shadow.rule_digest,
                             "sha256": shadow.rule.sha256,
                         })),
                     })

@@ -1,9 +1,10 @@
-//! The `wasmhook` command line: one module per verb (`serve`, `eval`, `test`, `new`, `check`), each a thin
+//! The `wasmhook` command line: one module per verb (`serve`, `eval`, `test`, `new`, `push`, `check`), each a thin
 //! layer over the library, so that what the server does and what the tools report agree.
 
 mod check;
 mod eval;
 mod new;
+mod push;
 mod serve;
 mod test;
 
@@ -15,6 +16,7 @@ use clap::{Parser, Subcommand};
 use crate::telemetry::LogFormat;
 pub use eval::EvalArgs;
 pub use new::NewArgs;
+pub use push::PushArgs;
 pub use test::TestArgs;
 
 #[derive(Debug, Parser)]
@@ -59,6 +61,8 @@ pub enum Command {
     /// Write a new rule project: the rule, its build script, cases and README, the WIT and the
     /// helpers, self-contained.
     New(NewArgs),
+    /// Publish a rule to an OCI registry; prints the reference pinned to its digest.
+    Push(PushArgs),
     /// Validate a configuration and compile every rule it uses.
     Check {
         /// The configuration file (TOML).
@@ -74,7 +78,7 @@ impl Command {
         match self {
             Command::Serve { .. } => "info",
             Command::Eval(_) => "warn,wasmhook::guest=trace",
-            Command::Test(_) | Command::New(_) | Command::Check { .. } => "warn",
+            Command::Test(_) | Command::New(_) | Command::Push(_) | Command::Check { .. } => "warn",
         }
     }
 }
@@ -89,6 +93,7 @@ pub async fn run(command: Command) -> anyhow::Result<()> {
         Command::Eval(args) => eval::eval(args).await,
         Command::Test(args) => test::test(args).await,
         Command::New(args) => new::new(args),
-        Command::Check { config } => check::check(&config),
+        Command::Push(args) => push::push(args).await,
+        Command::Check { config } => check::check(&config).await,
     }
 }

@@ -19,6 +19,7 @@ use crate::hooks::event::EventPattern;
 use crate::http::tls::TlsConfig;
 use crate::okta::FailurePolicy;
 use crate::okta::response::MAX_RESPONSE_BYTES;
+use crate::registry::{self, RuleReference};
 use crate::runtime::outbound::{Credential, Grant, Origin};
 use crate::runtime::{Limits, MAX_CONCURRENT_EVALUATIONS};
 use crate::tenant::breaker::BreakerConfig;
@@ -82,7 +83,8 @@ pub struct Config {
     /// Where `/metrics` and the detailed status are served instead of on `listen`, if set
     /// (`--admin-listen` overrides it); read at start-up only.
     pub admin_listen: Option<SocketAddr>,
-    /// Where compiled rules are cached across restarts; `None` disables the cache.
+    /// Where compiled rules (`compiled/`) and rules pulled from registries (`oci/`) are kept
+    /// across restarts; `None` disables the cache (and so `oci://` rules).
     pub cache_dir: Option<PathBuf>,
     /// Whether to reload when the config or a rule file changes (SIGHUP reloads either way).
     pub watch: bool,
@@ -222,8 +224,8 @@ pub struct RouteConfig {
     pub events: Option<EventPattern>,
     /// `None` matches every request type of `event_type`.
     pub request_type: Option<String>,
-    /// Absolute path of the rule component.
-    pub rule: PathBuf,
+    /// The rule component: a file (its absolute path) or an OCI artifact.
+    pub rule: RuleSource,
     /// The route's settings as JSON text (an object).
     pub settings: String,
     pub limits: Limits,
@@ -239,10 +241,65 @@ pub struct RouteConfig {
 /// decision is compared with the live one, logged when they differ and counted, never sent.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ShadowConfig {
-    /// Absolute path of the candidate component.
-    pub rule: PathBuf,
+    /// The candidate component.
+    pub rule: RuleSource,
     /// Its settings as JSON text (the route's unless `shadow_settings` is given).
     pub settings: String,
+}
+
+/// Where a rule component comes from: `rule = "rules/r.wasm"` (relative to the config file) or
+/// `rule = "oci://registry.example.com/team/r@sha256:…"` (pulled by [`crate::registry`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RuleSource {
+    File(PathBuf),
+    Oci(RuleReference),
+}
+
+impl RuleSource {
+    /// `text` as a rule source: an `oci://` reference, else a file relative to `base`.
+    pub fn parse(text: &str, base: &Path) -> Result<RuleSource, String> {
+        if text.starts_with(registry::SCHEME) {
+            text.parse().map(RuleSource::Oci)
+        } else {
+            Ok(RuleSource::File(base.join(text)))
+        }
+    }
+
+    /// A short name for logs and metric labels: the file's stem, or the repository's last
+    /// segment.
+    pub fn name(&self) -> String {
+        match self {
+            RuleSource::File(path) => path
+                .file_stem()
+                .unwrap_or_default()
+                .to_string_lossy()
+                .into_owned(),
+            RuleSource::Oci(reference) => reference.name().to_owned(),
+        }
+    }
+
+    /// The file, if the rule is one (file rules are watched for changes).
+    pub fn file(&self) -> Option<&Path> {
+        match self {
+            RuleSource::File(path) => Some(path),
+            RuleSource::Oci(_) => None,
+        }
+    }
+}
+
+impl std::fmt::Display for RuleSource {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            RuleSource::File(path) => path.display().fmt(f),
+            RuleSource::Oci(reference) => reference.fmt(f),
+        }
+    }
+}
+
+impl serde::Serialize for RuleSource {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_str(self)
+    }
 }
 
 impl Config {
@@ -499,7 +556,8 @@ mod raw {
     pub struct Route {
         pub event_type: String,
         pub request_type: Option<String>,
-        pub rule: PathBuf,
+        /// A file, or an `oci://` reference.
+        pub rule: String,
         pub settings: Option<toml::Table>,
         #[serde(default)]
         pub limits: LimitsTable,
@@ -507,7 +565,7 @@ mod raw {
         #[serde(default)]
         pub circuit_breaker: BreakerTable,
         /// A candidate rule evaluated beside `rule` off the answer path, for comparison.
-        pub shadow_rule: Option<PathBuf>,
+        pub shadow_rule: Option<String>,
         /// The candidate's settings; `settings` unless given.
         pub shadow_settings: Option<toml::Table>,
         /// Origins the rule may reach over HTTP: `https://host[:port]`, or
@@ -1003,7 +1061,7 @@ impl raw::Route {
             }
             (None, None) => None,
             (Some(rule), shadow_settings) => Some(ShadowConfig {
-                rule: base.join(rule),
+                rule: RuleSource::parse(&rule, base).map_err(|e| ("shadow_rule".to_owned(), e))?,
                 settings: match shadow_settings {
                     None => settings.clone(),
                     Some(table) => serde_json::to_string(&table)
@@ -1021,7 +1079,7 @@ impl raw::Route {
             event_type: self.event_type,
             events,
             request_type: self.request_type,
-            rule: base.join(self.rule),
+            rule: RuleSource::parse(&self.rule, base).map_err(|e| ("rule".to_owned(), e))?,
             settings,
             limits: self
                 .limits
@@ -1303,10 +1361,45 @@ mod tests {
         assert_eq!(tenant.id, "demo");
         assert_eq!(header_secret(tenant).header.as_str(), "authorization");
         let route = &tenant.routes[0];
-        assert!(route.rule.is_absolute() && route.rule.ends_with("rules/r.wasm"));
+        let rule = route.rule.file().unwrap();
+        assert!(rule.is_absolute() && rule.ends_with("rules/r.wasm"));
+        assert_eq!(route.rule.name(), "r");
         assert_eq!(route.settings, r#"{"allowed_domains":["example.com"]}"#);
         assert_eq!(route.limits, Limits::default());
         assert_eq!(route.on_failure, FailurePolicy::FailClosed);
+    }
+
+    #[test]
+    fn rules_may_come_from_an_oci_registry() {
+        let pinned = "oci://registry.example.com/team/email-domain@sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
+        let toml = format!(
+            "{TENANT}\n[[tenants.demo.routes]]\nevent_type = \"{REGISTRATION}\"\nrule = \"{pinned}\"\nshadow_rule = \"oci://127.0.0.1:5000/r:v2\"\n"
+        );
+        let config = load(&toml).unwrap();
+        let route = &config.tenants[0].routes[0];
+        assert!(
+            matches!(&route.rule, RuleSource::Oci(_)),
+            "{:?}",
+            route.rule
+        );
+        assert_eq!(route.rule.to_string(), pinned);
+        assert_eq!(route.rule.name(), "email-domain");
+        assert_eq!(route.rule.file(), None);
+        let shadow = &route.shadow.as_ref().unwrap().rule;
+        assert_eq!(shadow.to_string(), "oci://127.0.0.1:5000/r:v2");
+        for (rule, key) in [
+            ("oci://email-domain:v1", "rule"),
+            ("oci://r.example/x@sha256:12", "rule"),
+        ] {
+            let toml = toml.replace(pinned, rule);
+            let error = load(&toml).unwrap_err().to_string();
+            assert!(error.contains(&format!("routes[0].{key}: ")), "{error}");
+        }
+        let error = load(&toml.replace("oci://127.0.0.1:5000/r:v2", "oci://r")).unwrap_err();
+        assert!(
+            error.to_string().contains("routes[0].shadow_rule: "),
+            "{error}"
+        );
     }
 
     #[test]

@@ -42,6 +42,9 @@ use reply::{Body, Rejection, json_response};
 pub const MAX_BODY_BYTES: usize = 1 << 20;
 /// Time allowed for a client to send its request headers, and then its body.
 const READ_TIMEOUT: Duration = Duration::from_secs(5);
+/// How long shutdown keeps idle connections open, answering each one's next call with
+/// `connection: close`, before it closes them (see [`connections`]).
+const DRAIN_GRACE: Duration = Duration::from_secs(2);
 /// How long shutdown waits for requests in flight before closing their connections.
 const DRAIN_TIMEOUT: Duration = Duration::from_secs(10);
 
@@ -138,7 +141,7 @@ pub async fn serve_as(
     drop(listener);
     tracing::info!("shutting down: waiting for requests in flight");
     tokio::select! {
-        () = connections.drain() => tracing::info!("all connections closed"),
+        () = connections.drain(DRAIN_GRACE) => tracing::info!("all connections closed"),
         () = tokio::time::sleep(DRAIN_TIMEOUT) => tracing::warn!("drain timed out; closing remaining connections"),
     }
 }
@@ -155,14 +158,23 @@ async fn serve_connection<S>(
     S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
 {
     let busy = admitted.busy.clone();
+    let connections = admitted.connections.clone();
     let app = app.clone();
     let service = service_fn(move |request| {
         let app = app.clone();
         let busy = busy.clone();
+        let connections = connections.clone();
         async move {
             busy.store(true, Ordering::Release);
-            let response = handle(&app, endpoints, request).await;
+            let mut response = handle(&app, endpoints, request).await;
             busy.store(false, Ordering::Release);
+            if connections.draining() {
+                // hyper closes the connection once this answer is sent.
+                response.headers_mut().insert(
+                    http::header::CONNECTION,
+                    http::HeaderValue::from_static("close"),
+                );
+            }
             Ok::<_, Infallible>(response)
         }
     });

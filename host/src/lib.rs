@@ -31,12 +31,13 @@
 //!   once) and converts between it and the protocol's types, which never see the bindings;
 //!   `runtime/hints.rs` adds a hint to a load error or trap that shows a known toolchain mistake.
 //!
-//! Around them: [`config`] (TOML, validated at load), [`reload`] (file watching, rebuild and
-//! atomic swap), [`app`] (shared state), [`untrusted`] (guest text escaped and capped for logs),
+//! Around them: [`config`] (TOML, validated at load), [`registry`] (rules pulled from an OCI
+//! registry, verified by digest and kept for offline restarts), [`reload`] (file watching,
+//! rebuild and atomic swap), [`app`] (shared state), [`untrusted`] (guest text escaped and capped for logs),
 //! [`metrics`] (Prometheus), [`telemetry`] (tracing output), [`decisions`] (the decision log:
 //! one JSON line per answer, ids and kinds only), [`cases`] (the table tests of
 //! `wasmhook test`), [`scaffold`] (the projects of `wasmhook new`) and [`cli`] (`serve`, `eval`,
-//! `test`, `new`, `check`).
+//! `test`, `new`, `push`, `check`).
 //!
 //! Adding a hook type: a WIT file and world in `wit/`, a module in `hooks/` with its line in
 //! [`hooks::HookType`], its export in the world and its conversions in `runtime/bindings.rs`,
@@ -53,6 +54,7 @@ pub mod hooks;
 pub mod http;
 pub mod metrics;
 pub mod okta;
+pub mod registry;
 pub mod reload;
 pub mod routing;
 pub mod runtime;

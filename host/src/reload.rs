@@ -78,14 +78,23 @@ pub async fn reload(app: &Arc<App>, cause: Cause) -> Result<Config, ConfigError>
     tracing::info!(%cause, "reloading the configuration");
     let started = Instant::now();
     let previous = app.tenants();
-    let (building, kept) = (app.clone(), previous.clone());
-    let built = tokio::task::spawn_blocking(move || {
-        let config = Config::load_lenient(&building.config_file, None)?;
-        let tenants = Tenants::rebuild(&config, &building.runtime, &kept);
-        Ok::<_, ConfigError>((config, tenants))
-    })
-    .await
-    .expect("building a tenant set does not panic");
+    let file = app.config_file.clone();
+    let config = tokio::task::spawn_blocking(move || Config::load_lenient(&file, None))
+        .await
+        .expect("reading a configuration does not panic");
+    let built = match config {
+        Ok(config) => {
+            let pulled = app.registry.pull_all(&config).await;
+            let (building, kept) = (app.clone(), previous.clone());
+            tokio::task::spawn_blocking(move || {
+                let tenants = Tenants::rebuild(&config, &building.runtime, &pulled, &kept);
+                Ok((config, tenants))
+            })
+            .await
+            .expect("building a tenant set does not panic")
+        }
+        Err(error) => Err(error),
+    };
 
     let outcome = built.map(|(config, tenants)| {
         let mut file_listen = app.file_listen.lock().unwrap_or_else(|e| e.into_inner());
@@ -167,12 +176,13 @@ fn log_changes(previous: &Tenants, next: &Tenants) {
             let was = old_routes.remove(&key(route));
             let old_sha256 = was.map_or("none", |r| r.rule.sha256.as_str());
             if old_sha256 != route.rule.sha256
-                || was.is_some_and(|r| r.rule_path != route.rule_path)
+                || was.is_some_and(|r| r.rule_source != route.rule_source)
             {
                 tracing::info!(
                     tenant = %tenant.id,
                     route = %route.label(),
-                    rule = %route.rule_path.display(),
+                    rule = %route.rule_source,
+                    digest = route.rule_digest.as_deref(),
                     old_sha256,
                     new_sha256 = %route.rule.sha256,
                     "route serves a new rule version"
@@ -277,7 +287,7 @@ impl FileWatch {
             .iter()
             .flat_map(|t| &t.routes)
             .flat_map(|r| std::iter::once(&r.rule).chain(r.shadow.as_ref().map(|s| &s.rule)))
-            .cloned();
+            .filter_map(|source| source.file().map(ToOwned::to_owned));
         let tls = config
             .tls
             .iter()

@@ -317,15 +317,16 @@ impl Runtime {
     /// Builds the engine (component model, epoch interruption, fuel, pooling allocator) and
     /// starts the epoch ticker, which stops by itself when the last clone of the engine is dropped.
     ///
-    /// With a `cache_dir`, compiled rules are cached on disk by wasmtime, keyed by its version,
-    /// the engine's compilation settings and the module bytes; an entry that fails to load is
-    /// recompiled. Restarts and reloads then skip compilation (seconds for Python or JavaScript
-    /// rules).
+    /// With a `cache_dir`, compiled rules are cached on disk by wasmtime (in its `compiled`
+    /// folder, which wasmtime's clean-up owns: nothing else may live there), keyed by its
+    /// version, the engine's compilation settings and the module bytes; an entry that fails to
+    /// load is recompiled. Restarts and reloads then skip compilation (seconds for Python or
+    /// JavaScript rules).
     pub fn new(cache_dir: Option<&Path>) -> wasmtime::Result<Self> {
         let mut config = Config::new();
         if let Some(dir) = cache_dir {
             let mut cache = wasmtime::CacheConfig::new();
-            cache.with_directory(dir);
+            cache.with_directory(dir.join("compiled"));
             config.cache(Some(wasmtime::Cache::new(cache)?));
         }
         config.epoch_interruption(true);

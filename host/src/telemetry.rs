@@ -15,6 +15,9 @@ pub enum LogFormat {
 pub fn init(format: LogFormat, default_level: &str) {
     let filter =
         EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default_level));
+    // The OCI client logs a registry's token answers (bearer tokens) at debug level: never
+    // below info, whatever `RUST_LOG` says.
+    let filter = filter.add_directive("oci_client=info".parse().expect("a valid directive"));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         // Colours only for a person at a terminal, not escape codes in a journal or a file.

@@ -9,17 +9,17 @@ pub mod auth;
 pub mod breaker;
 
 use std::collections::{BTreeMap, HashMap};
-use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::SystemTime;
 
 use tokio::sync::Semaphore;
 
-use crate::config::{Config, ConfigError, Problems, RouteConfig, TenantConfig};
+use crate::config::{Config, ConfigError, Problems, RouteConfig, RuleSource, TenantConfig};
 use crate::hook::shadow::{Shadow, Tally};
 use crate::hooks::HookType;
 use crate::hooks::event::EventPattern;
 use crate::okta::FailurePolicy;
+use crate::registry::PulledRules;
 use crate::routing::RouteTable;
 use crate::runtime::outbound::Grant;
 use crate::runtime::{CompiledRule, Limits, Runtime};
@@ -59,9 +59,11 @@ pub struct Route {
     /// For an event route, the System Log event types it handles.
     pub events: Option<EventPattern>,
     pub rule: Arc<CompiledRule>,
-    /// The rule file, for logs and status.
-    pub rule_path: PathBuf,
-    /// A short name for logs and metric labels: the rule file's stem.
+    /// Where the rule came from (a file or an OCI reference), for logs and status.
+    pub rule_source: RuleSource,
+    /// For a rule from a registry, the manifest digest it was pulled at.
+    pub rule_digest: Option<String>,
+    /// A short name for logs and metric labels: the rule file's stem or repository's name.
     pub rule_name: String,
     /// Settings handed to the rule, as JSON text.
     pub settings: String,
@@ -80,10 +82,15 @@ pub struct Route {
 }
 
 impl Tenants {
-    /// Builds every tenant of `config`, compiling their rules (identical modules once). Any
-    /// invalid tenant is an error, and every problem is named: used at start-up.
-    pub fn build(config: &Config, runtime: &Runtime) -> Result<Tenants, Problems> {
-        let mut tenants = Tenants::rebuild(config, runtime, &Tenants::default());
+    /// Builds every tenant of `config`, compiling their rules (identical modules once; those
+    /// from a registry as `pulled` holds them). Any invalid tenant is an error, and every
+    /// problem is named: used at start-up.
+    pub fn build(
+        config: &Config,
+        runtime: &Runtime,
+        pulled: &PulledRules,
+    ) -> Result<Tenants, Problems> {
+        let mut tenants = Tenants::rebuild(config, runtime, pulled, &Tenants::default());
         match tenants.problems() {
             problems if problems.is_empty() => Ok(tenants),
             problems => Err(Problems(problems)),
@@ -100,14 +107,20 @@ impl Tenants {
 
     /// Builds the tenants of `config` for a reload: a tenant that fails to load keeps its version
     /// from `previous` (if any) and is listed in `errors`; tenants no longer configured are gone.
-    pub fn rebuild(config: &Config, runtime: &Runtime, previous: &Tenants) -> Tenants {
+    pub fn rebuild(
+        config: &Config,
+        runtime: &Runtime,
+        pulled: &PulledRules,
+        previous: &Tenants,
+    ) -> Tenants {
         let mut tenants = Tenants::default();
         let mut errors: BTreeMap<String, Vec<ConfigError>> = BTreeMap::new();
         for (id, error) in &config.invalid_tenants {
             errors.entry(id.clone()).or_default().push(error.clone());
         }
         for tenant in &config.tenants {
-            match Tenant::build(tenant, runtime, previous.get(&tenant.id).map(Arc::as_ref)) {
+            let kept = previous.get(&tenant.id).map(Arc::as_ref);
+            match Tenant::build(tenant, runtime, pulled, kept) {
                 Ok(built) => {
                     tenants.by_id.insert(tenant.id.clone(), Arc::new(built));
                 }
@@ -163,23 +176,24 @@ impl Tenant {
     fn build(
         config: &TenantConfig,
         runtime: &Runtime,
+        pulled: &PulledRules,
         previous: Option<&Tenant>,
     ) -> Result<Tenant, Vec<(String, String)>> {
         let mut problems = Vec::new();
         let mut routes = Vec::new();
         for (i, route) in config.routes.iter().enumerate() {
             let location = |key: &str| format!("tenant `{}`: routes[{i}].{key}: ", config.id);
-            let rule = load_rule(runtime, route, &route.rule, &route.settings, &location, "");
-            let shadow = route.shadow.as_ref().map(|shadow| {
-                load_rule(
-                    runtime,
-                    route,
-                    &shadow.rule,
-                    &shadow.settings,
-                    &location,
-                    "shadow_",
-                )
-            });
+            let load = |source, settings, prefix| {
+                let at = RuleAt {
+                    source,
+                    location: &location,
+                    prefix,
+                };
+                load_rule(runtime, pulled, route, at, settings)
+            };
+            let rule = load(&route.rule, &route.settings, "");
+            let shadow = (route.shadow.as_ref())
+                .map(|shadow| load(&shadow.rule, &shadow.settings, "shadow_"));
             match (rule, shadow.transpose()) {
                 (Ok(rule), Ok(shadow)) => routes.push(Route::new(route, rule, shadow, previous)),
                 (rule, shadow) => problems.extend(rule.err().into_iter().chain(shadow.err())),
@@ -226,14 +240,14 @@ impl Route {
 
     fn new(
         route: &RouteConfig,
-        rule: Arc<CompiledRule>,
-        shadow_rule: Option<Arc<CompiledRule>>,
+        (rule, rule_digest): Loaded,
+        shadow_rule: Option<Loaded>,
         previous: Option<&Tenant>,
     ) -> Route {
         let unchanged = previous
             .into_iter()
             .flat_map(|tenant| tenant.routes.iter())
-            .find(|old| old.rule_path == route.rule && old.rule.sha256 == rule.sha256);
+            .find(|old| old.rule_source == route.rule && old.rule.sha256 == rule.sha256);
         let unchanged_since = unchanged.map(|old| old.loaded_at);
         // Anything else that changed is a new deploy: its breaker starts closed.
         let same_route = unchanged.filter(|old| {
@@ -250,7 +264,7 @@ impl Route {
             .shadow
             .as_ref()
             .zip(shadow_rule)
-            .map(|(config, rule)| {
+            .map(|(config, (rule, rule_digest))| {
                 let same = same_route
                     .and_then(|old| old.shadow.as_ref())
                     .filter(|old| {
@@ -259,8 +273,9 @@ impl Route {
                 same.cloned().unwrap_or_else(|| {
                     Arc::new(Shadow {
                         rule,
-                        rule_path: config.rule.clone(),
-                        rule_name: rule_name(&config.rule),
+                        rule_source: config.rule.clone(),
+                        rule_digest,
+                        rule_name: config.rule.name(),
                         settings: config.settings.clone(),
                         usage: RouteUsage::default(),
                         tally: Tally::default(),
@@ -273,8 +288,9 @@ impl Route {
             request_type: route.request_type.clone(),
             events: route.events.clone(),
             rule,
-            rule_path: route.rule.clone(),
-            rule_name: rule_name(&route.rule),
+            rule_source: route.rule.clone(),
+            rule_digest,
+            rule_name: route.rule.name(),
             settings: route.settings.clone(),
             limits: route.limits.clone(),
             outbound: Arc::new(route.outbound.clone()),
@@ -290,25 +306,37 @@ impl Route {
     }
 }
 
-/// Loads `file` as a rule for `route`: it must be a rule of the route's hook type that accepts
-/// `settings` (its `validate-settings`; settings it refuses would fail every call). Problems are
-/// located at the route's `{prefix}rule` or `{prefix}settings` key.
+/// A rule ready to serve, with the manifest digest it was pulled at if it came from a registry.
+type Loaded = (Arc<CompiledRule>, Option<String>);
+
+/// Which rule of a route is loaded, and where its problems are reported.
+struct RuleAt<'a> {
+    source: &'a RuleSource,
+    location: &'a dyn Fn(&str) -> String,
+    /// `""` for the route's rule, `"shadow_"` for its shadow.
+    prefix: &'a str,
+}
+
+/// Loads a rule for `route` (from its file, or where `pulled` put it): it must be a rule of the
+/// route's hook type that accepts `settings` (its `validate-settings`; settings it refuses would
+/// fail every call). Problems are located at the route's `{prefix}rule` or `{prefix}settings`
+/// key.
 fn load_rule(
     runtime: &Runtime,
+    pulled: &PulledRules,
     route: &RouteConfig,
-    file: &Path,
+    at: RuleAt,
     settings: &str,
-    location: &dyn Fn(&str) -> String,
-    prefix: &str,
-) -> Result<Arc<CompiledRule>, (String, String)> {
-    let at_rule = |message: String| (location(&format!("{prefix}rule")), message);
+) -> Result<Loaded, (String, String)> {
+    let at_rule = |message: String| ((at.location)(&format!("{}rule", at.prefix)), message);
+    let (file, digest) = pulled.file(at.source).map_err(at_rule)?;
     let rule = runtime
         .load(file, route.limits.max_module_bytes)
         .map_err(|e| at_rule(e.to_string()))?;
     if rule.hook != route.hook {
         return Err(at_rule(format!(
             "{} is a {} rule (it exports `{}`), but the route takes `{}` calls, which need a {} rule",
-            file.display(),
+            at.source,
             rule.hook,
             crate::runtime::interface_name(rule.hook),
             route.event_type,
@@ -317,14 +345,11 @@ fn load_rule(
     }
     runtime
         .validate_settings_blocking(&rule, settings, &route.limits)
-        .map_err(|e| (location(&format!("{prefix}settings")), e.to_string()))?;
-    Ok(rule)
-}
-
-/// A short name for logs and metric labels: the rule file's stem.
-fn rule_name(file: &Path) -> String {
-    file.file_stem()
-        .unwrap_or_default()
-        .to_string_lossy()
-        .into_owned()
+        .map_err(|e| {
+            (
+                (at.location)(&format!("{}settings", at.prefix)),
+                e.to_string(),
+            )
+        })?;
+    Ok((rule, digest.map(str::to_owned)))
 }

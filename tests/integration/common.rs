@@ -194,7 +194,7 @@ impl Reply {
 impl TestServer {
     pub async fn start(config: &Path) -> TestServer {
         let config = Config::load(config, Some("127.0.0.1:0".parse().unwrap())).unwrap();
-        let app = Arc::new(App::load(&config).unwrap());
+        let app = Arc::new(App::load(&config).await.unwrap());
         wasmhook::events::configure(&app, &config).unwrap();
         wasmhook::reload::spawn(app.clone(), &config).unwrap();
         let listener = TcpListener::bind(config.listen).await.unwrap();
@@ -252,8 +252,23 @@ pub async fn send(
     headers: &[(&str, &str)],
     body: Bytes,
 ) -> Reply {
-    let stream = TcpStream::connect(addr).await.unwrap();
-    let (mut sender, connection) = http1::handshake(TokioIo::new(stream)).await.unwrap();
+    try_send(addr, method, path, headers, body).await.unwrap()
+}
+
+/// Sends one request on a new connection; how it failed if no answer came back.
+pub async fn try_send(
+    addr: SocketAddr,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: Bytes,
+) -> Result<Reply, String> {
+    let stream = TcpStream::connect(addr)
+        .await
+        .map_err(|e| format!("connect: {e}"))?;
+    let (mut sender, connection) = http1::handshake(TokioIo::new(stream))
+        .await
+        .map_err(|e| format!("handshake: {e}"))?;
     tokio::spawn(connection);
     let mut request = Request::builder()
         .method(method)
@@ -265,15 +280,20 @@ pub async fn send(
     let response = sender
         .send_request(request.body(Full::new(body)).unwrap())
         .await
-        .unwrap();
+        .map_err(|e| format!("request: {e}"))?;
     let status = response.status().as_u16();
     let headers = response.headers().clone();
-    let body = response.into_body().collect().await.unwrap().to_bytes();
-    Reply {
+    let body = response
+        .into_body()
+        .collect()
+        .await
+        .map_err(|e| format!("body: {e}"))?
+        .to_bytes();
+    Ok(Reply {
         status,
         headers,
         body: String::from_utf8(body.to_vec()).unwrap(),
-    }
+    })
 }
 
 /// Sends `calls` concurrent calls of `body` to `path`, each on its own connection, and returns
@@ -380,6 +400,12 @@ impl ServeProcess {
             &[AUTH],
             body.to_owned().into(),
         ))
+    }
+
+    /// Sends `GET path` without credentials.
+    pub fn get(&self, path: &str) -> Reply {
+        let runtime = tokio::runtime::Runtime::new().unwrap();
+        runtime.block_on(send(self.address, "GET", path, &[], Default::default()))
     }
 
     /// Reads log lines until one satisfies `found`, and returns it; panics after 10 s.

@@ -18,6 +18,7 @@ mod observability;
 mod outbound;
 mod password_import;
 mod quickstart;
+mod registry;
 mod reload;
 mod rule_failures;
 mod scaffold;

@@ -107,7 +107,8 @@ pub fn check_with_wasmhook_test(name: &str, rules: &[(&str, PathBuf)]) {
 /// case sees it) if the rule refuses its settings. Any other load error fails the test.
 fn refused_settings(runtime: &Runtime, toml: &str) -> Option<Observed> {
     let config = Config::load(&write_config(toml), None).unwrap();
-    let problems = Tenants::build(&config, runtime).err()?;
+    let pulled = wasmhook::registry::PulledRules::default();
+    let problems = Tenants::build(&config, runtime, &pulled).err()?;
     let [error] = problems.0.as_slice() else {
         panic!("more than the settings refused: {problems}");
     };

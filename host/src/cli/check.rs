@@ -7,13 +7,17 @@ use std::path::Path;
 use anyhow::bail;
 
 use crate::config::Config;
+use crate::registry::Registry;
 use crate::runtime::Runtime;
 use crate::tenant::Tenants;
 
-pub fn check(config: &Path) -> anyhow::Result<()> {
+pub async fn check(config: &Path) -> anyhow::Result<()> {
     let config = Config::load_lenient(config, None)?;
     let runtime = Runtime::new(config.cache_dir.as_deref())?;
-    let mut tenants = Tenants::rebuild(&config, &runtime, &Tenants::default());
+    let pulled = Registry::new(config.cache_dir.as_deref())
+        .pull_all(&config)
+        .await;
+    let mut tenants = Tenants::rebuild(&config, &runtime, &pulled, &Tenants::default());
     let problems = tenants.problems();
     let mut loaded: Vec<_> = tenants.iter().collect();
     loaded.sort_by(|a, b| a.id.cmp(&b.id));
@@ -43,20 +47,14 @@ pub fn check(config: &Path) -> anyhow::Result<()> {
         let shadow = route
             .shadow
             .as_ref()
-            .map(|s| {
-                format!(
-                    ", shadow {} ({})",
-                    s.rule_path.display(),
-                    &s.rule.sha256[..12]
-                )
-            })
+            .map(|s| format!(", shadow {} ({})", s.rule_source, &s.rule.sha256[..12]))
             .unwrap_or_default();
         println!(
             "  {}: {}{request_type} -> {} rule {} ({}){shadow}",
             tenant.id,
             route.event_type,
             route.hook,
-            route.rule_path.display(),
+            route.rule_source,
             &route.rule.sha256[..12]
         );
     }

@@ -8,18 +8,19 @@
 //! policy are the route's, chosen as the server chooses it (or by `--route`).
 
 use std::io::{IsTerminal, Read, Write};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{Context, bail};
 use clap::Args;
 
-use crate::config::{Config, RouteConfig, TenantConfig};
+use crate::config::{Config, RouteConfig, RuleSource, TenantConfig};
 use crate::events;
 use crate::hook::{Job, NotPreviewed, preview};
 use crate::hooks::{self, HookType, event};
 use crate::okta::{Answer, HookCall};
+use crate::registry::Registry;
 use crate::routing::RouteTable;
 use crate::runtime::outbound::{Grant, Origin};
 use crate::runtime::{CompiledRule, Limits, Runtime, Usage};
@@ -29,9 +30,10 @@ use crate::untrusted::GuestText;
 #[derive(Debug, Args)]
 #[command(group = clap::ArgGroup::new("source").required(true).multiple(true).args(["rule", "config"]))]
 pub struct EvalArgs {
-    /// The rule component (.wasm); with `--config`, replaces the route's rule.
+    /// The rule component: a .wasm file, or an `oci://` reference pulled as the server would;
+    /// with `--config`, replaces the route's rule.
     #[arg(long)]
-    rule: Option<PathBuf>,
+    rule: Option<String>,
     /// The Okta request body: a JSON file, or `-` for stdin.
     #[arg(long)]
     request: String,
@@ -70,11 +72,11 @@ pub async fn eval(args: EvalArgs) -> anyhow::Result<()> {
         (Some(config), Some(tenant)) => Some(route_of(config, tenant, args.route, &body)?),
         _ => None,
     };
-    let rule_path = args
-        .rule
-        .clone()
-        .or_else(|| route.as_ref().map(|r| r.rule.clone()))
-        .context("give --rule, or --config and --tenant")?;
+    let rule_source = match (&args.rule, &route) {
+        (Some(rule), _) => RuleSource::parse(rule, Path::new("")).map_err(anyhow::Error::msg)?,
+        (None, Some(route)) => route.rule.clone(),
+        (None, None) => bail!("give --rule, or --config and --tenant"),
+    };
     let settings = match (&args.settings, &route) {
         (None, Some(route)) => route.settings.clone(),
         (settings, _) => read_settings(settings.as_deref())?,
@@ -103,8 +105,12 @@ pub async fn eval(args: EvalArgs) -> anyhow::Result<()> {
     }
     let outbound = Arc::new(outbound);
 
-    let runtime = Runtime::new(crate::config::default_cache_dir().as_deref())?.with_precise_fuel();
-    let rule = runtime.load(&rule_path, limits.max_module_bytes)?;
+    let cache = crate::config::default_cache_dir();
+    let runtime = Runtime::new(cache.as_deref())?.with_precise_fuel();
+    let rule_file = Registry::new(cache.as_deref())
+        .fetch(&rule_source, limits.max_module_bytes)
+        .await?;
+    let rule = runtime.load(&rule_file, limits.max_module_bytes)?;
     if let Err(refused) = runtime.validate_settings(&rule, &settings, &limits).await {
         bail!(
             "invalid settings ({}): {refused}\nthe server would not load a route with these \

@@ -20,7 +20,7 @@ pub async fn serve(
     let started = Instant::now();
     crate::http::connections::raise_descriptor_limit();
     let config = Config::load(config, listen)?;
-    let app = Arc::new(App::load(&config)?);
+    let app = Arc::new(App::load(&config).await?);
     crate::events::configure(&app, &config)?;
     crate::reload::spawn(app.clone(), &config)?;
     let bind = |address: SocketAddr| async move {

@@ -52,7 +52,8 @@ impl Default for Budget {
 /// A route's shadow rule, loaded, with what it used and how its answers compared.
 pub struct Shadow {
     pub rule: Arc<CompiledRule>,
-    pub rule_path: std::path::PathBuf,
+    pub rule_source: crate::config::RuleSource,
+    pub rule_digest: Option<String>,
     pub rule_name: String,
     /// Its settings as JSON text.
     pub settings: String,

@@ -1,6 +1,14 @@
 //! Open connections: capped in total and per client address, idle ones closed first when full,
 //! and all of them drained on shutdown.
 //!
+//! Draining takes two steps, so that a client keeping connections alive (a load balancer's pool,
+//! or Okta behind an L4 Service) loses no call. First every connection's next answer says
+//! `connection: close`: the client sends its following call on a new connection, which reaches
+//! another replica, and the server closes the connection only after an answer, which no request
+//! can race. After a grace period the connections still idle are closed (a client that sends on
+//! a connection idle that long at that very moment is the one case left: keep its idle timeout
+//! under the grace), and the requests still in flight finish.
+//!
 //! Idle connections cost a file descriptor each and nothing else, so a stranger can open
 //! thousands without any credential. Without a cap they run the process out of descriptors and
 //! Okta's next call cannot even be accepted. With the cap, a new connection that finds the
@@ -84,6 +92,8 @@ impl ConnectionLimits {
 /// The open connections.
 pub struct Connections {
     limits: ConnectionLimits,
+    /// Set when the drain begins: answers then carry `connection: close`.
+    draining: AtomicBool,
     state: Mutex<State>,
     /// Signalled whenever a connection closes, for the shutdown drain.
     closed: Notify,
@@ -114,7 +124,8 @@ pub enum Refused {
 
 /// A connection's place among the open ones; dropping it frees the place.
 pub struct Admitted {
-    connections: Arc<Connections>,
+    /// The connections it is one of (its answers say `connection: close` while they drain).
+    pub connections: Arc<Connections>,
     id: u64,
     /// Set while the connection serves a request.
     pub busy: Arc<AtomicBool>,
@@ -128,6 +139,7 @@ impl Connections {
     pub fn new(limits: ConnectionLimits) -> Arc<Self> {
         Arc::new(Connections {
             limits,
+            draining: AtomicBool::new(false),
             state: Mutex::default(),
             closed: Notify::new(),
         })
@@ -186,9 +198,12 @@ impl Connections {
         self.len() == 0
     }
 
-    /// Asks every connection to close once its request in flight (if any) is answered, and
-    /// returns when all have.
-    pub async fn drain(&self) {
+    /// Drains every connection: their answers say `connection: close` from now on; after
+    /// `grace`, those that are still open are asked to close once their request in flight (if
+    /// any) is answered. Returns when all have closed.
+    pub async fn drain(&self, grace: std::time::Duration) {
+        self.draining.store(true, Ordering::Release);
+        let _ = tokio::time::timeout(grace, self.closed_all()).await;
         loop {
             let closed = self.closed.notified();
             {
@@ -199,6 +214,22 @@ impl Connections {
                 for entry in state.open.values() {
                     entry.close.notify_one();
                 }
+            }
+            closed.await;
+        }
+    }
+
+    /// Whether the drain has begun.
+    pub fn draining(&self) -> bool {
+        self.draining.load(Ordering::Acquire)
+    }
+
+    /// Returns once no connection is open.
+    async fn closed_all(&self) {
+        loop {
+            let closed = self.closed.notified();
+            if self.is_empty() {
+                return;
             }
             closed.await;
         }
