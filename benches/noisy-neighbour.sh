@@ -11,8 +11,13 @@
 # Every healthy answer is checked (non-2xx answers count as errors). Needs wrk, python3 and the
 # release build (make build). Prints a table; run from the repository root:
 #   benches/noisy-neighbour.sh [seconds per run, default 10]
+# On a shared machine one pair of runs is noise as much as effect; with `rounds N`, the healthy
+# tenant alone and beside the hostile tenants (open loop, default breaker) alternate N times on
+# one server, and the table gives each round's ratios and their median:
+#   benches/noisy-neighbour.sh 20 rounds 5
 set -euo pipefail
 seconds=${1:-10}
+rounds=${3:-0}
 port=18090
 rules=$PWD/rules/target/wasm32-wasip2/release
 fixture=$PWD/tests/fixtures/okta/registration-ssr-oie.json
@@ -65,6 +70,38 @@ row() { # label wrk-output alone-rps alone-p99
     "$(bc -l <<< "$rps / $3")" "$(bc -l <<< "$p99 / $4")"
 }
 
+hostile_open_loop() { # seconds; leaves the results in $dir/loop, allocate, panic
+  open_loop loop 100 "$1" > "$dir/loop" & a=$!; open_loop allocate 100 "$1" > "$dir/allocate" & b=$!
+  open_loop panic 100 "$1" > "$dir/panic" & c=$!
+}
+median() { sort -g | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
+
+if (( rounds > 0 )); then
+  start '{}'
+  echo
+  echo "| round (${seconds} s each) | alone: requests/s, p99 | hostile, open loop, default breaker: requests/s, p99, errors | requests/s vs alone | p99 vs alone |"
+  echo "|---|---|---|---|---|"
+  : > "$dir/ratios"
+  for round in $(seq "$rounds"); do
+    alone=$(load healthy 4 "$seconds")
+    hostile_open_loop "$seconds"
+    beside=$(load healthy 4 "$seconds")
+    wait $a $b $c
+    read -r rps0 p990 <<< "$(field rps <<< "$alone") $(field p99 <<< "$alone")"
+    read -r rps1 p991 errors <<< "$(field rps <<< "$beside") $(field p99 <<< "$beside") $(field errors <<< "$beside")"
+    rps_ratio=$(bc -l <<< "$rps1 / $rps0"); p99_ratio=$(bc -l <<< "$p991 / $p990")
+    echo "$rps_ratio $p99_ratio" >> "$dir/ratios"
+    printf '| %d | %s/s, %.2f ms | %s/s, %.2f ms, %s | %.2f× | %.2f× |\n' "$round" "$rps0" "$(bc -l <<< "$p990 / 1000")" \
+      "$rps1" "$(bc -l <<< "$p991 / 1000")" "$errors" "$rps_ratio" "$p99_ratio"
+  done
+  printf '| median of %d | | | **%.2f×** | **%.2f×** |\n' "$rounds" \
+    "$(cut -d' ' -f1 "$dir/ratios" | median)" "$(cut -d' ' -f2 "$dir/ratios" | median)"
+  echo
+  echo "hostile calls of the last round (loop, allocate, panic): $(cat "$dir/loop" "$dir/allocate" "$dir/panic" | sed 's/^RESULT //' | tr '\n' ';')"
+  stop
+  exit 0
+fi
+
 start '{}'
 alone=$(load healthy 4 "$seconds")
 alone_rps=$(field rps <<< "$alone"); alone_p99=$(field p99 <<< "$alone")
@@ -73,8 +110,7 @@ open_loop calm1 100 "$seconds" > /dev/null & a=$!; open_loop calm2 100 "$seconds
 open_loop calm3 100 "$seconds" > /dev/null & c=$!
 beside_calm=$(load healthy 4 "$seconds")
 wait $a $b $c
-open_loop loop 100 "$seconds" > "$dir/loop" & a=$!; open_loop allocate 100 "$seconds" > "$dir/allocate" & b=$!
-open_loop panic 100 "$seconds" > "$dir/panic" & c=$!
+hostile_open_loop "$seconds"
 open_with_breaker=$(load healthy 4 "$seconds")
 wait $a $b $c
 hostile_open=$(cat "$dir/loop" "$dir/allocate" "$dir/panic" | sed 's/^RESULT //')
@@ -82,8 +118,7 @@ rss_after=$(rss)
 stop
 
 start '{ failures = 0 }'
-open_loop loop 100 "$seconds" > "$dir/loop" & a=$!; open_loop allocate 100 "$seconds" > "$dir/allocate" & b=$!
-open_loop panic 100 "$seconds" > "$dir/panic" & c=$!
+hostile_open_loop "$seconds"
 open_fair_share=$(load healthy 4 "$seconds")
 wait $a $b $c
 hostile_fair=$(cat "$dir/loop" "$dir/allocate" "$dir/panic" | sed 's/^RESULT //')

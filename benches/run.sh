@@ -27,6 +27,10 @@ report=benches/latest.md
   echo
   cargo bench --quiet -p wasmhook --bench events 2>/dev/null | grep '^|'
   echo
+  echo "## Capacity: one core per language, memory per call in flight"
+  echo
+  benches/capacity.sh "$seconds"
+  echo
   echo "## Many tenants"
   echo
   benches/many-tenants.sh 100
