@@ -12,8 +12,9 @@
 # release build (make build). Prints a table; run from the repository root:
 #   benches/noisy-neighbour.sh [seconds per run, default 10]
 # On a shared machine one pair of runs is noise as much as effect; with `rounds N`, the healthy
-# tenant alone and beside the hostile tenants (open loop, default breaker) alternate N times on
-# one server, and the table gives each round's ratios and their median:
+# tenant alone, beside the calm tenants (the control) and beside the hostile tenants (open loop,
+# default breaker) alternate N times on one server, and the table gives each round's ratios to
+# the run alone just before, and their medians:
 #   benches/noisy-neighbour.sh 20 rounds 5
 set -euo pipefail
 seconds=${1:-10}
@@ -79,23 +80,30 @@ median() { sort -g | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] 
 if (( rounds > 0 )); then
   start '{}'
   echo
-  echo "| round (${seconds} s each) | alone: requests/s, p99 | hostile, open loop, default breaker: requests/s, p99, errors | requests/s vs alone | p99 vs alone |"
-  echo "|---|---|---|---|---|"
+  echo "| round (${seconds} s each) | alone: requests/s, p99 | control (3 calm tenants, open loop): requests/s vs alone, p99 vs alone | hostile (open loop, default breaker): requests/s vs alone, p99 vs alone, errors |"
+  echo "|---|---|---|---|"
   : > "$dir/ratios"
   for round in $(seq "$rounds"); do
     alone=$(load healthy 4 "$seconds")
+    open_loop calm1 100 "$seconds" > /dev/null & a=$!; open_loop calm2 100 "$seconds" > /dev/null & b=$!
+    open_loop calm3 100 "$seconds" > /dev/null & c=$!
+    calm=$(load healthy 4 "$seconds")
+    wait $a $b $c
     hostile_open_loop "$seconds"
     beside=$(load healthy 4 "$seconds")
     wait $a $b $c
-    read -r rps0 p990 <<< "$(field rps <<< "$alone") $(field p99 <<< "$alone")"
-    read -r rps1 p991 errors <<< "$(field rps <<< "$beside") $(field p99 <<< "$beside") $(field errors <<< "$beside")"
-    rps_ratio=$(bc -l <<< "$rps1 / $rps0"); p99_ratio=$(bc -l <<< "$p991 / $p990")
-    echo "$rps_ratio $p99_ratio" >> "$dir/ratios"
-    printf '| %d | %s/s, %.2f ms | %s/s, %.2f ms, %s | %.2f× | %.2f× |\n' "$round" "$rps0" "$(bc -l <<< "$p990 / 1000")" \
-      "$rps1" "$(bc -l <<< "$p991 / 1000")" "$errors" "$rps_ratio" "$p99_ratio"
+    rps0=$(field rps <<< "$alone"); p990=$(field p99 <<< "$alone")
+    ratios=""
+    for run in "$calm" "$beside"; do
+      ratios+="$(bc -l <<< "$(field rps <<< "$run") / $rps0") $(bc -l <<< "$(field p99 <<< "$run") / $p990") "
+    done
+    echo "$ratios" >> "$dir/ratios"
+    read -r c_rps c_p99 h_rps h_p99 <<< "$ratios"
+    printf '| %d | %s/s, %.2f ms | %.2f×, %.2f× | %.2f×, %.2f×, %s |\n' "$round" "$rps0" "$(bc -l <<< "$p990 / 1000")" \
+      "$c_rps" "$c_p99" "$h_rps" "$h_p99" "$(field errors <<< "$beside")"
   done
-  printf '| median of %d | | | **%.2f×** | **%.2f×** |\n' "$rounds" \
-    "$(cut -d' ' -f1 "$dir/ratios" | median)" "$(cut -d' ' -f2 "$dir/ratios" | median)"
+  m() { cut -d' ' -f"$1" "$dir/ratios" | median; }
+  printf '| median of %d | | **%.2f×, %.2f×** | **%.2f×, %.2f×** |\n' "$rounds" "$(m 1)" "$(m 2)" "$(m 3)" "$(m 4)"
   echo
   echo "hostile calls of the last round (loop, allocate, panic): $(cat "$dir/loop" "$dir/allocate" "$dir/panic" | sed 's/^RESULT //' | tr '\n' ';')"
   stop

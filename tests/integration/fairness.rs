@@ -173,7 +173,8 @@ async fn a_tenant_alone_on_an_idle_machine_is_never_throttled() {
 
 /// A rule broken for some calls: after five calls that loop to their deadline in a row, the
 /// breaker opens and every call is answered by the failure policy at once, without running the
-/// rule; after the cool-down one probe runs: a failing probe opens it again, a good one closes it.
+/// rule; after the cool-down one probe runs: a failing probe opens it again for twice as long, a
+/// good one closes it.
 #[tokio::test]
 async fn a_failing_rule_trips_its_breaker_which_answers_fast_probes_and_closes() {
     const COOL_DOWN_MS: u64 = 300;
@@ -212,7 +213,7 @@ async fn a_failing_rule_trips_its_breaker_which_answers_fast_probes_and_closes()
         1.0
     );
 
-    // A failing probe opens it for another cool-down.
+    // A failing probe opens it for twice the cool-down.
     tokio::time::sleep(Duration::from_millis(COOL_DOWN_MS + 50)).await;
     let started = Instant::now();
     assert_fail_closed(&server.hook("/hooks/t", &evil_call()).await);
@@ -221,10 +222,17 @@ async fn a_failing_rule_trips_its_breaker_which_answers_fast_probes_and_closes()
         "the probe ran"
     );
     assert_eq!(state().await, 1.0, "open again");
+    tokio::time::sleep(Duration::from_millis(COOL_DOWN_MS + 50)).await;
+    let started = Instant::now();
     assert_fail_closed(&server.hook("/hooks/t", SSR_OIE).await);
+    assert!(
+        started.elapsed() < Duration::from_millis(20),
+        "still open after one cool-down: {:?}",
+        started.elapsed()
+    );
 
     // A good probe closes it.
-    tokio::time::sleep(Duration::from_millis(COOL_DOWN_MS + 50)).await;
+    tokio::time::sleep(Duration::from_millis(COOL_DOWN_MS)).await;
     assert_eq!(
         server.hook("/hooks/t", SSR_OIE).await.status,
         204,

@@ -6,7 +6,10 @@
 //!   instance, for `cool_down`.
 //! - **Half-open**: after the cool-down one call at a time runs as a probe (the others are
 //!   answered as when open); a probe that succeeds closes the breaker, one that fails opens it
-//!   for another cool-down.
+//!   for twice the previous cool-down, up to [`MAX_BACKOFF`] times `cool_down` (as Envoy's
+//!   outlier ejection grows), so a rule that stays broken costs a probe a minute or so rather
+//!   than one per cool-down. A new deploy of the route (another rule, settings or limits) starts
+//!   with a new, closed breaker.
 //!
 //! Cheap failures (the rule's own `err`, an invalid or oversized decision) do not count: they
 //! cost the server little; nor does a deadline that came while the rule was waiting for the
@@ -15,6 +18,9 @@
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU8, AtomicU32, Ordering};
 use std::time::{Duration, Instant};
+
+/// The longest an open breaker waits, as a multiple of `cool_down`, after failed probes.
+pub const MAX_BACKOFF: u32 = 8;
 
 /// When the breaker opens and for how long.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -82,6 +88,9 @@ pub struct Breaker {
 struct Timing {
     reopens_at: Instant,
     probing: bool,
+    /// The current cool-down as a multiple of the configured one: doubled by each failed
+    /// probe, back to 1 when the breaker closes.
+    backoff: u32,
 }
 
 impl Breaker {
@@ -93,6 +102,7 @@ impl Breaker {
             timing: Mutex::new(Timing {
                 reopens_at: Instant::now(),
                 probing: false,
+                backoff: 1,
             }),
         }
     }
@@ -142,11 +152,13 @@ impl Breaker {
             return match outcome {
                 Outcome::Success => {
                     self.consecutive.store(0, Ordering::Release);
+                    timing.backoff = 1;
                     self.set(CircuitState::Closed);
                     tracing::info!("circuit breaker closed: the probe call succeeded");
                     Some(CircuitState::Closed)
                 }
                 Outcome::ExpensiveFailure => {
+                    timing.backoff = (timing.backoff * 2).min(MAX_BACKOFF);
                     self.open(&mut timing, "the probe call failed");
                     Some(CircuitState::Open)
                 }
@@ -178,12 +190,13 @@ impl Breaker {
     }
 
     fn open(&self, timing: &mut Timing, why: &'static str) {
-        timing.reopens_at = Instant::now() + self.config.cool_down;
+        let cool_down = self.config.cool_down * timing.backoff;
+        timing.reopens_at = Instant::now() + cool_down;
         self.set(CircuitState::Open);
         tracing::warn!(
             why,
             failures = self.consecutive.load(Ordering::Relaxed),
-            cool_down_ms = self.config.cool_down.as_millis() as u64,
+            cool_down_ms = cool_down.as_millis() as u64,
             "circuit breaker opened: the route answers with its failure policy without running the rule"
         );
     }
@@ -241,19 +254,54 @@ mod tests {
         assert_eq!(breaker.check(), Verdict::Run { probe: true });
         assert_eq!(breaker.state(), CircuitState::HalfOpen);
         assert_eq!(breaker.check(), Verdict::Reject, "one probe at a time");
-        // A failed probe opens it again for a whole cool-down.
+        // A failed probe opens it again, for twice the cool-down.
         assert_eq!(
             breaker.record(Outcome::ExpensiveFailure, true),
             Some(CircuitState::Open)
         );
-        assert_eq!(breaker.check(), Verdict::Reject);
         std::thread::sleep(Duration::from_millis(30));
+        assert_eq!(breaker.check(), Verdict::Reject);
+        std::thread::sleep(Duration::from_millis(20));
         assert_eq!(breaker.check(), Verdict::Run { probe: true });
         assert_eq!(
             breaker.record(Outcome::Success, true),
             Some(CircuitState::Closed)
         );
         assert_eq!(breaker.check(), Verdict::Run { probe: false });
+    }
+
+    #[test]
+    fn each_failed_probe_doubles_the_cool_down_up_to_its_cap_and_closing_resets_it() {
+        let breaker = breaker(1, 10);
+        fail(&breaker, 1);
+        let mut expected = Vec::new();
+        let mut waited = Vec::new();
+        for backoff in [2, 4, 8, 8] {
+            let opened = Instant::now();
+            while breaker.check() == Verdict::Reject {
+                std::thread::sleep(Duration::from_millis(1));
+            }
+            waited.push(opened.elapsed());
+            breaker.record(Outcome::ExpensiveFailure, true);
+            expected.push(Duration::from_millis(10 * backoff));
+        }
+        // The first wait is the plain cool-down; each later one follows a failed probe.
+        assert!(waited[0] >= Duration::from_millis(10), "{waited:?}");
+        for (waited, at_least) in waited[1..].iter().zip(&expected) {
+            assert!(waited >= at_least, "{waited:?} < {at_least:?}");
+        }
+        assert!(waited[3] < Duration::from_millis(10 * 8 * 3), "capped: {waited:?}");
+        // A successful probe closes it, and the next opening waits one cool-down again.
+        while breaker.check() == Verdict::Reject {
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        breaker.record(Outcome::Success, true);
+        fail(&breaker, 1);
+        let opened = Instant::now();
+        while breaker.check() == Verdict::Reject {
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        assert!(opened.elapsed() < Duration::from_millis(10 * 2 * 3), "{:?}", opened.elapsed());
     }
 
     #[test]
