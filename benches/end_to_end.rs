@@ -62,12 +62,15 @@ fn main() {
     // and on (to a file, as under a service manager).
     let log_file = std::env::temp_dir().join(format!("wasmhook-bench-{}.log", std::process::id()));
     let (level, log_level) = reload::Layer::new(LevelFilter::OFF);
+    // The server's own writer: a thread of its own, batching the lines (telemetry.rs).
+    let (writer, _flushed_at_exit) =
+        wasmhook::telemetry::background(std::fs::File::create(&log_file).unwrap());
     tracing_subscriber::registry()
         .with(level)
         .with(
             tracing_subscriber::fmt::layer()
                 .with_ansi(false)
-                .with_writer(std::fs::File::create(&log_file).unwrap()),
+                .with_writer(writer),
         )
         .init();
 

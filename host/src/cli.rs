@@ -83,6 +83,17 @@ impl Command {
     }
 }
 
+impl Command {
+    /// The server writes its log from a thread of its own; the tools directly, so that their
+    /// log lines and what they print on stderr stay in order.
+    pub fn log_output(&self) -> crate::telemetry::Output {
+        match self {
+            Command::Serve { .. } => crate::telemetry::Output::Background,
+            _ => crate::telemetry::Output::Direct,
+        }
+    }
+}
+
 pub async fn run(command: Command) -> anyhow::Result<()> {
     match command {
         Command::Serve {

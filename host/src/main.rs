@@ -15,8 +15,15 @@ async fn main() -> ExitCode {
     #[cfg(target_os = "linux")]
     let _ = rustix::thread::disable_transparent_huge_pages(true);
     let cli = Cli::parse();
-    wasmhook::telemetry::init(cli.log_format, cli.command.default_log_level());
-    match cli::run(cli.command).await {
+    let log = wasmhook::telemetry::init(
+        cli.log_format,
+        cli.command.default_log_level(),
+        cli.command.log_output(),
+    );
+    let outcome = cli::run(cli.command).await;
+    // The log lines still queued go out before the last word.
+    drop(log);
+    match outcome {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
             eprintln!("error: {error:#}");

@@ -1,8 +1,17 @@
 //! Log output: human-readable lines by default, JSON lines with `--log-format json`, filtered by
 //! `RUST_LOG` (default `info`). Logs go to stderr so that `wasmhook eval` keeps stdout for the answer.
+//!
+//! The server writes its lines from a thread of its own ([`background`]): a call formats its line
+//! and hands it over, and the thread writes whatever has accumulated in one system call. Written
+//! from the request threads, every line was a `write` under stderr's lock, and the two workers
+//! took turns on that lock (futex waits and context switches, a tenth of the server's samples).
+//! Nothing is dropped: when the thread falls 128,000 lines behind, calls wait for it, as they did
+//! for stderr itself. The command-line tools write directly, so their lines and their own output
+//! on stderr keep their order.
 
 use std::io::IsTerminal;
 
+use tracing_appender::non_blocking::{NonBlocking, WorkerGuard};
 use tracing_subscriber::EnvFilter;
 
 #[derive(Debug, Clone, Copy, Default, clap::ValueEnum)]
@@ -12,17 +21,33 @@ pub enum LogFormat {
     Json,
 }
 
-pub fn init(format: LogFormat, default_level: &str) {
+/// Where log lines go: straight to stderr, or through [`background`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Output {
+    Direct,
+    Background,
+}
+
+/// Installs the subscriber. With [`Output::Background`], the returned guard flushes the lines
+/// still queued when it is dropped: keep it until the process ends.
+pub fn init(format: LogFormat, default_level: &str, output: Output) -> Option<WorkerGuard> {
     let filter =
         EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default_level));
     // The OCI client logs a registry's token answers (bearer tokens) at debug level: never
     // below info, whatever `RUST_LOG` says.
     let filter = filter.add_directive("oci_client=info".parse().expect("a valid directive"));
+    let (writer, guard) = match output {
+        Output::Direct => (tracing_subscriber::fmt::writer::BoxMakeWriter::new(std::io::stderr), None),
+        Output::Background => {
+            let (writer, guard) = background(std::io::stderr());
+            (tracing_subscriber::fmt::writer::BoxMakeWriter::new(writer), Some(guard))
+        }
+    };
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         // Colours only for a person at a terminal, not escape codes in a journal or a file.
         .with_ansi(std::io::stderr().is_terminal())
-        .with_writer(std::io::stderr);
+        .with_writer(writer);
     let _ = match format {
         LogFormat::Text => builder.try_init(),
         // The call's span (tenant, eventId, hook, rule, decision) on every line, once: spans
@@ -34,4 +59,14 @@ pub fn init(format: LogFormat, default_level: &str) {
             .with_span_list(false)
             .try_init(),
     };
+    guard
+}
+
+/// A writer that hands each line to a thread of its own, which writes them to `out` in batches
+/// (through a 64 KiB buffer, flushed whenever no line is waiting). Never drops a line.
+pub fn background<W: std::io::Write + Send + 'static>(out: W) -> (NonBlocking, WorkerGuard) {
+    tracing_appender::non_blocking::NonBlockingBuilder::default()
+        .lossy(false)
+        .thread_name("wasmhook-log")
+        .finish(std::io::BufWriter::with_capacity(64 << 10, out))
 }
