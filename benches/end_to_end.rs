@@ -6,6 +6,11 @@
 //!
 //!     cargo bench -p wasmhook --bench end_to_end [-- <seconds per run, default 10> <connections, default 8> [<only servers whose name contains this>]]
 //!
+//! With `-- serve <off|info>` it only serves, with logging off or at `info`, prints
+//! `SERVING native=<address> bare=<address> wasmhook=<address>` and waits: for
+//! `benches/instructions.sh`, which counts the instructions each server spends per request
+//! under valgrind.
+//!
 //! Every server runs in this process on 2 tokio workers; wrk (one thread) shares the machine.
 //! wasmhook runs twice: with logging off, and with its default `info` level (one line per call,
 //! written to a temporary file).
@@ -91,6 +96,15 @@ fn main() {
         )
     });
 
+    if args.get(1).is_some_and(|mode| mode == "serve") {
+        let level = match args.get(2).map(String::as_str) {
+            Some("info") => LevelFilter::INFO,
+            _ => LevelFilter::OFF,
+        };
+        log_level.modify(|filter| *filter = level).unwrap();
+        println!("SERVING native={native} bare={bare} wasmhook={wasm}");
+        executor.block_on(std::future::pending::<()>());
+    }
     println!(
         "| server ({connections} connections, {seconds} s each) | requests/s | p50 | p99 | p99.9 | vs native | server CPU per request |"
     );

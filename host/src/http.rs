@@ -308,18 +308,21 @@ async fn hook_call(
             tracing::info!(error = %e, "unparsable hook request");
             Rejection::BadRequest(e)
         })?;
+        // Both futures are boxed: held inline, their state (9 KiB for an answer, more for a
+        // delivery's queue writes) made this one 35 KiB, copied whole each time a layer above
+        // (the span, the service, hyper) took it over.
         if call.envelope.event_type == event::EVENT_TYPE {
-            return delivery(app, tenant, &call, started).await;
+            return Box::pin(delivery(app, tenant, &call, started)).await;
         }
         let decisions = app.decisions.as_ref();
-        let answer = hook::answer(
+        let answer = Box::pin(hook::answer(
             &app.runtime,
             &app.metrics,
             &app.shadows,
             decisions,
             tenant,
             call,
-        )
+        ))
         .await;
         let micros = started.elapsed().as_micros() as u64;
         tracing::info!(micros, "hook answered");

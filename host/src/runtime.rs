@@ -32,9 +32,10 @@
 //! - **settings**: a rule's `validate-settings` runs once per route when the route is loaded
 //!   ([`Runtime::validate_settings`]), in a fresh instance under the same limits; a call never
 //!   pays for it.
-//! - **concurrency**: the instance pool has [`pool::SLOTS`] slots; a rule's instance takes as
-//!   many as its core instances, memories and tables need (see `runtime/pool.rs`). A call waits
-//!   for free slots until its deadline, then fails as `concurrency`.
+//! - **concurrency**: the instance pool has [`pool::SLOTS`] slots (or `WASMHOOK_POOL_SLOTS`); a
+//!   rule's instance takes as many as its core instances, memories and tables need (see
+//!   `runtime/pool.rs`). A call waits for free slots until its deadline, then fails as
+//!   `concurrency`.
 
 mod bindings;
 mod hints;
@@ -358,7 +359,7 @@ impl Runtime {
             engine,
             linker: Arc::new(linker),
             compiled: Default::default(),
-            slots: Arc::new(Semaphore::new(pool::SLOTS as usize)),
+            slots: Arc::new(Semaphore::new(pool::slots() as usize)),
             precise_fuel: false,
             scheduler: Arc::new(Scheduler::for_current_runtime()),
             outbound: outbound::Client::new()?,
@@ -519,8 +520,10 @@ impl Runtime {
             rule.exports.evaluate(&mut store, &instance, request).await
         };
         // The epoch callback traps a running guest at its deadline (within one tick). The timer is
-        // the backstop for a guest waiting in a host call, where no epoch check runs.
-        let call = self.scheduler.run(share, route, &yielded, call);
+        // the backstop for a guest waiting in a host call, where no epoch check runs. The call's
+        // future (4 KiB: wasmtime's instantiation and call) is boxed once here, so that the
+        // scheduler and the timer wrap a pointer instead of copying it at each layer.
+        let call = self.scheduler.run(share, route, &yielded, Box::pin(call));
         let outcome = tokio::time::timeout_at((deadline + 2 * EPOCH_TICK).into(), call).await;
 
         let called = Instant::now();

@@ -37,10 +37,16 @@ pub fn init(format: LogFormat, default_level: &str, output: Output) -> Option<Wo
     // below info, whatever `RUST_LOG` says.
     let filter = filter.add_directive("oci_client=info".parse().expect("a valid directive"));
     let (writer, guard) = match output {
-        Output::Direct => (tracing_subscriber::fmt::writer::BoxMakeWriter::new(std::io::stderr), None),
+        Output::Direct => (
+            tracing_subscriber::fmt::writer::BoxMakeWriter::new(std::io::stderr),
+            None,
+        ),
         Output::Background => {
             let (writer, guard) = background(std::io::stderr());
-            (tracing_subscriber::fmt::writer::BoxMakeWriter::new(writer), Some(guard))
+            (
+                tracing_subscriber::fmt::writer::BoxMakeWriter::new(writer),
+                Some(guard),
+            )
         }
     };
     let builder = tracing_subscriber::fmt()

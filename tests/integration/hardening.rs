@@ -426,3 +426,40 @@ burst_test! {
     a_burst_of_300_calls_to_a_python_rule_fails_none: "python", 300,
     a_burst_of_1200_calls_to_the_javascript_rule_fails_none: "javascript", 1200,
 }
+
+// --- 9. An address-space limit --------------------------------------------------------------
+
+/// The instance pool reserves address space for every slot's memories up front (terabytes,
+/// almost none resident). Under `ulimit -v` the default pool cannot be mapped and the server
+/// says so; `WASMHOOK_POOL_SLOTS` makes a pool that fits, and the server answers.
+#[test]
+fn a_smaller_pool_lets_the_server_run_under_an_address_space_limit() {
+    let config = write_config(&crate::common::email_domain_tenant("t"));
+    let check = |slots: Option<&str>| {
+        let mut command = std::process::Command::new("prlimit");
+        command
+            .arg(format!("--as={}", 48u64 << 30))
+            .arg(env!("CARGO_BIN_EXE_wasmhook"))
+            .args(["check", "--config", &config.display().to_string()]);
+        if let Some(slots) = slots {
+            command.env("WASMHOOK_POOL_SLOTS", slots);
+        }
+        command.output().unwrap()
+    };
+    let refused = check(None);
+    assert!(!refused.status.success());
+    let stderr = String::from_utf8_lossy(&refused.stderr);
+    assert!(stderr.contains("memory pool"), "{stderr}");
+    let fits = check(Some("4"));
+    assert!(fits.status.success(), "{}", String::from_utf8_lossy(&fits.stderr));
+
+    let mut command = std::process::Command::new("prlimit");
+    command
+        .arg(format!("--as={}", 48u64 << 30))
+        .arg(env!("CARGO_BIN_EXE_wasmhook"))
+        .args(["--log-format", "json"])
+        .env("WASMHOOK_POOL_SLOTS", "4");
+    let server = ServeProcess::spawn(command, &config, "info");
+    assert_eq!(call(&server, "t", SSR_OIE).status, 204);
+    server.stop();
+}

@@ -12,8 +12,14 @@ use wasmtime::component::Component;
 use wasmtime::wasmparser::{Instance, Parser, Payload};
 use wasmtime::{Enabled, PoolingAllocationConfig};
 
-/// Slots in the pool: at most this many rule instances at once (fewer for big rules).
+/// Slots in the pool: at most this many rule instances at once (fewer for big rules), unless
+/// `WASMHOOK_POOL_SLOTS` says otherwise.
 pub const SLOTS: u32 = 1000;
+/// Sets the number of slots (1 to 100,000). Each slot reserves address space for its linear
+/// memories up front (about 8 GiB with wasmtime's defaults, almost none of it resident): a
+/// process under an address-space limit (`ulimit -v`), or under valgrind, which cannot map
+/// the default pool's terabytes, needs fewer.
+pub const SLOTS_VAR: &str = "WASMHOOK_POOL_SLOTS";
 /// Core instances, memories and tables each slot provides. The pool holds `SLOTS` times each.
 const CORE_INSTANCES_PER_SLOT: u32 = 8;
 const MEMORIES_PER_SLOT: u32 = 2;
@@ -28,13 +34,14 @@ const KEEP_RESIDENT_BYTES: usize = 1 << 20;
 
 /// The pooling allocator's configuration.
 pub fn config() -> PoolingAllocationConfig {
+    let slots = slots();
     let mut pool = PoolingAllocationConfig::new();
-    pool.total_component_instances(SLOTS);
+    pool.total_component_instances(slots);
     // One fiber stack per running evaluation (they run async).
-    pool.total_stacks(SLOTS);
-    pool.total_core_instances(SLOTS * CORE_INSTANCES_PER_SLOT);
-    pool.total_memories(SLOTS * MEMORIES_PER_SLOT);
-    pool.total_tables(SLOTS * TABLES_PER_SLOT);
+    pool.total_stacks(slots);
+    pool.total_core_instances(slots * CORE_INSTANCES_PER_SLOT);
+    pool.total_memories(slots * MEMORIES_PER_SLOT);
+    pool.total_tables(slots * TABLES_PER_SLOT);
     pool.max_core_instances_per_component(MAX_SLOTS_PER_INSTANCE * CORE_INSTANCES_PER_SLOT);
     pool.max_memories_per_component(MAX_SLOTS_PER_INSTANCE * MEMORIES_PER_SLOT);
     pool.max_tables_per_component(MAX_SLOTS_PER_INSTANCE * TABLES_PER_SLOT);
@@ -47,6 +54,24 @@ pub fn config() -> PoolingAllocationConfig {
         pool.table_keep_resident(KEEP_RESIDENT_BYTES);
     }
     pool
+}
+
+/// The pool's slots: [`SLOTS`], or `WASMHOOK_POOL_SLOTS` when it holds a number in range.
+pub fn slots() -> u32 {
+    match std::env::var(SLOTS_VAR) {
+        Err(_) => SLOTS,
+        Ok(value) => match value.trim().parse() {
+            Ok(slots @ 1..=100_000) => slots,
+            _ => {
+                tracing::warn!(
+                    value,
+                    default = SLOTS,
+                    "{SLOTS_VAR} is not a number from 1 to 100000; using the default"
+                );
+                SLOTS
+            }
+        },
+    }
 }
 
 /// What one instance of a component takes from the pool.

@@ -290,7 +290,10 @@ mod tests {
         for (waited, at_least) in waited[1..].iter().zip(&expected) {
             assert!(waited >= at_least, "{waited:?} < {at_least:?}");
         }
-        assert!(waited[3] < Duration::from_millis(10 * 8 * 3), "capped: {waited:?}");
+        assert!(
+            waited[3] < Duration::from_millis(10 * 8 * 3),
+            "capped: {waited:?}"
+        );
         // A successful probe closes it, and the next opening waits one cool-down again.
         while breaker.check() == Verdict::Reject {
             std::thread::sleep(Duration::from_millis(1));
@@ -301,7 +304,11 @@ mod tests {
         while breaker.check() == Verdict::Reject {
             std::thread::sleep(Duration::from_millis(1));
         }
-        assert!(opened.elapsed() < Duration::from_millis(10 * 2 * 3), "{:?}", opened.elapsed());
+        assert!(
+            opened.elapsed() < Duration::from_millis(10 * 2 * 3),
+            "{:?}",
+            opened.elapsed()
+        );
     }
 
     #[test]
