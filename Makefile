@@ -34,10 +34,10 @@ test: setup
 		wait $$rules && [ $$built = 0 ]
 	cargo test --release --workspace
 
-# The benchmark suite: one Markdown report on stdout and in benches/latest.md. Needs wrk and
-# hyperfine (apt-get install wrk hyperfine).
+# The benchmark suite: one Markdown report on stdout and in benches/latest.md. Needs wrk,
+# hyperfine and valgrind (apt-get install wrk hyperfine valgrind).
 bench: build
-	@command -v wrk >/dev/null && command -v hyperfine >/dev/null || { echo "bench needs wrk and hyperfine: apt-get install wrk hyperfine" >&2; exit 1; }
+	@command -v wrk >/dev/null && command -v hyperfine >/dev/null && command -v valgrind >/dev/null || { echo "bench needs wrk, hyperfine and valgrind: apt-get install wrk hyperfine valgrind" >&2; exit 1; }
 	benches/run.sh
 
 # Clippy runs as the compiler of the workspaces' own crates inside ordinary release builds, which

@@ -10,13 +10,16 @@
 # each slot reserves 8. The first run compiles the rules anew (valgrind shows the compiler other CPU
 # features), which takes a few minutes; later runs find them in the cache.
 # Needs valgrind and python3; run from the repository root:
-#   benches/instructions.sh [requests per server, default 2000]
+#   benches/instructions.sh [requests per server, default 2000] [end_to_end bench binary]
+# The second argument measures another build of the bench (an earlier commit's, built in a git
+# worktree with its `serve` mode), for a before/after from one machine.
 set -euo pipefail
 requests=${1:-2000}
 dir=$(mktemp -d)
 pid=
 trap 'kill $pid 2>/dev/null || true; rm -rf "$dir"' EXIT
-bench=$(cargo bench --quiet -p wasmhook --bench end_to_end --no-run --message-format=json 2>/dev/null |
+bench=${2:-}
+[ -n "$bench" ] || bench=$(cargo bench --quiet -p wasmhook --bench end_to_end --no-run --message-format=json 2>/dev/null |
   python3 -c 'import json, sys
 for line in sys.stdin:
     m = json.loads(line)

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The whole benchmark suite, as one Markdown report on stdout and in benches/latest.md: the machine,
-# then one table per part. Needs wrk, hyperfine and curl, and the release build with every rule
+# then one table per part. Needs wrk, hyperfine, curl and valgrind, and the release build with every rule
 # (`make bench` does both). Run from the repository root:
 #   benches/run.sh [seconds per load run, default 10]
 set -euo pipefail
@@ -22,6 +22,10 @@ report=benches/latest.md
   echo "## End to end over HTTP, keep-alive, one run"
   echo
   cargo bench --quiet -p wasmhook --bench end_to_end -- "$seconds" 8 2>/dev/null | grep '^|'
+  echo
+  echo "## Instructions per request (callgrind; repeat from run to run, unlike time)"
+  echo
+  benches/instructions.sh 2000
   echo
   echo "## Event hooks: acknowledged on disk, then forwarded by the event-forward rule"
   echo
