@@ -451,7 +451,11 @@ fn a_smaller_pool_lets_the_server_run_under_an_address_space_limit() {
     let stderr = String::from_utf8_lossy(&refused.stderr);
     assert!(stderr.contains("memory pool"), "{stderr}");
     let fits = check(Some("4"));
-    assert!(fits.status.success(), "{}", String::from_utf8_lossy(&fits.stderr));
+    assert!(
+        fits.status.success(),
+        "{}",
+        String::from_utf8_lossy(&fits.stderr)
+    );
 
     let mut command = std::process::Command::new("prlimit");
     command
