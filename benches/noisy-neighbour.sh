@@ -71,6 +71,10 @@ row() { # label wrk-output alone-rps alone-p99
     "$(bc -l <<< "$rps / $3")" "$(bc -l <<< "$p99 / $4")"
 }
 
+calm_open_loop() { # seconds
+  open_loop calm1 100 "$1" > /dev/null & a=$!; open_loop calm2 100 "$1" > /dev/null & b=$!
+  open_loop calm3 100 "$1" > /dev/null & c=$!
+}
 hostile_open_loop() { # seconds; leaves the results in $dir/loop, allocate, panic
   open_loop loop 100 "$1" > "$dir/loop" & a=$!; open_loop allocate 100 "$1" > "$dir/allocate" & b=$!
   open_loop panic 100 "$1" > "$dir/panic" & c=$!
@@ -85,8 +89,7 @@ if (( rounds > 0 )); then
   : > "$dir/ratios"
   for round in $(seq "$rounds"); do
     alone=$(load healthy 4 "$seconds")
-    open_loop calm1 100 "$seconds" > /dev/null & a=$!; open_loop calm2 100 "$seconds" > /dev/null & b=$!
-    open_loop calm3 100 "$seconds" > /dev/null & c=$!
+    calm_open_loop "$seconds"
     calm=$(load healthy 4 "$seconds")
     wait $a $b $c
     hostile_open_loop "$seconds"
@@ -114,8 +117,7 @@ start '{}'
 alone=$(load healthy 4 "$seconds")
 alone_rps=$(field rps <<< "$alone"); alone_p99=$(field p99 <<< "$alone")
 rss_before=$(rss)
-open_loop calm1 100 "$seconds" > /dev/null & a=$!; open_loop calm2 100 "$seconds" > /dev/null & b=$!
-open_loop calm3 100 "$seconds" > /dev/null & c=$!
+calm_open_loop "$seconds"
 beside_calm=$(load healthy 4 "$seconds")
 wait $a $b $c
 hostile_open_loop "$seconds"
