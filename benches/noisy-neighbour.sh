@@ -3,13 +3,13 @@
 # three hostile tenants (a rule that loops to its 50 ms deadline, one that allocates past its
 # 32 MB cap, one that panics) on the same 2 cores:
 #   - open loop, as Okta calls: each hostile tenant called 100 times a second
-#     (benches/open-loop.py), with the default circuit breaker, and with breakers off (the CPU
+#     (benches/open_loop.rs, one light process), with the default circuit breaker, and with breakers off (the CPU
 #     fair share alone holds the line);
 #   - closed loop, as before: 2 wrk connections per hostile tenant, breakers off;
 #   - the control: three calm tenants (the healthy rule) called 100 times a second each, which
 #     shows what the open-loop clients themselves cost the healthy tenant on the shared cores.
-# Every healthy answer is checked (non-2xx answers count as errors). Needs wrk, python3 and the
-# release build (make build). Prints a table; run from the repository root:
+# Every healthy answer is checked (non-2xx answers count as errors). Needs wrk and the release
+# build (make build). Prints a table; run from the repository root:
 #   benches/noisy-neighbour.sh [seconds per run, default 10]
 # On a shared machine one pair of runs is noise as much as effect; with `rounds N`, the healthy
 # tenant alone, beside the calm tenants (the control) and beside the hostile tenants (open loop,
@@ -60,8 +60,12 @@ rss() { awk '/VmRSS/ {printf "%.1f MiB", $2 / 1024}' "/proc/$server/status"; }
 load() { # tenant connections seconds
   wrk -t1 -c"$2" -d"$3"s --latency -s benches/post.lua "http://127.0.0.1:$port/hooks/$1" -- "$fixture"
 }
-open_loop() { # tenant rate seconds
-  python3 benches/open-loop.py "http://127.0.0.1:$port/hooks/$1" "$fixture" "$2" "$3"
+# The open-loop client: one process, one thread, every tenant it is given (benches/open_loop.rs).
+open_loop_bin=$(cargo bench -q -p wasmhook --bench open_loop --no-run --message-format=json 2>/dev/null |
+  sed -n 's/.*"executable":"\([^"]*\)".*/\1/p')
+open_loop() { # seconds tenant... (100 calls/s each); one RESULT line per tenant
+  local seconds=$1; shift
+  "$open_loop_bin" "$fixture" 100 "$seconds" "${@/#/http://127.0.0.1:$port/hooks/}"
 }
 field() { sed -n "s/^RESULT.* $1=\([^ ]*\).*/\1/p"; }
 row() { # label wrk-output alone-rps alone-p99
@@ -71,13 +75,11 @@ row() { # label wrk-output alone-rps alone-p99
     "$(bc -l <<< "$rps / $3")" "$(bc -l <<< "$p99 / $4")"
 }
 
-calm_open_loop() { # seconds
-  open_loop calm1 100 "$1" > /dev/null & a=$!; open_loop calm2 100 "$1" > /dev/null & b=$!
-  open_loop calm3 100 "$1" > /dev/null & c=$!
+calm_open_loop() { # seconds; $clients is its pid
+  open_loop "$1" calm1 calm2 calm3 > /dev/null & clients=$!
 }
-hostile_open_loop() { # seconds; leaves the results in $dir/loop, allocate, panic
-  open_loop loop 100 "$1" > "$dir/loop" & a=$!; open_loop allocate 100 "$1" > "$dir/allocate" & b=$!
-  open_loop panic 100 "$1" > "$dir/panic" & c=$!
+hostile_open_loop() { # seconds; $clients is its pid, the results (loop, allocate, panic) in $dir/hostile
+  open_loop "$1" loop allocate panic > "$dir/hostile" & clients=$!
 }
 median() { sort -g | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
 
@@ -91,10 +93,10 @@ if (( rounds > 0 )); then
     alone=$(load healthy 4 "$seconds")
     calm_open_loop "$seconds"
     calm=$(load healthy 4 "$seconds")
-    wait $a $b $c
+    wait $clients
     hostile_open_loop "$seconds"
     beside=$(load healthy 4 "$seconds")
-    wait $a $b $c
+    wait $clients
     rps0=$(field rps <<< "$alone"); p990=$(field p99 <<< "$alone")
     ratios=""
     for run in "$calm" "$beside"; do
@@ -108,7 +110,7 @@ if (( rounds > 0 )); then
   m() { cut -d' ' -f"$1" "$dir/ratios" | median; }
   printf '| median of %d | | **%.2f×, %.2f×** | **%.2f×, %.2f×** |\n' "$rounds" "$(m 1)" "$(m 2)" "$(m 3)" "$(m 4)"
   echo
-  echo "hostile calls of the last round (loop, allocate, panic): $(cat "$dir/loop" "$dir/allocate" "$dir/panic" | sed 's/^RESULT //' | tr '\n' ';')"
+  echo "hostile calls of the last round (loop, allocate, panic): $(sed 's/^RESULT //' "$dir/hostile" | tr '\n' ';')"
   stop
   exit 0
 fi
@@ -119,19 +121,19 @@ alone_rps=$(field rps <<< "$alone"); alone_p99=$(field p99 <<< "$alone")
 rss_before=$(rss)
 calm_open_loop "$seconds"
 beside_calm=$(load healthy 4 "$seconds")
-wait $a $b $c
+wait $clients
 hostile_open_loop "$seconds"
 open_with_breaker=$(load healthy 4 "$seconds")
-wait $a $b $c
-hostile_open=$(cat "$dir/loop" "$dir/allocate" "$dir/panic" | sed 's/^RESULT //')
+wait $clients
+hostile_open=$(sed 's/^RESULT //' "$dir/hostile")
 rss_after=$(rss)
 stop
 
 start '{ failures = 0 }'
 hostile_open_loop "$seconds"
 open_fair_share=$(load healthy 4 "$seconds")
-wait $a $b $c
-hostile_fair=$(cat "$dir/loop" "$dir/allocate" "$dir/panic" | sed 's/^RESULT //')
+wait $clients
+hostile_fair=$(sed 's/^RESULT //' "$dir/hostile")
 load loop 2 "$seconds" > /dev/null & a=$!; load allocate 2 "$seconds" > /dev/null & b=$!
 load panic 2 "$seconds" > /dev/null & c=$!
 closed_fair_share=$(load healthy 4 "$seconds")
