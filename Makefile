@@ -27,10 +27,11 @@ quickstart: build
 	./target/release/wasmhook serve --config examples/quickstart.toml
 
 # Every test: unit, integration (real server, real rules built from rules/ in every language), CLI, doc tests.
-# The rules build beside the host's compile, on the core its biggest crates leave idle; the
-# tests then find them up to date.
-test: setup
-	rules/build.sh & rules=$$!; cargo test --release --workspace --no-run; built=$$?; \
+# The host's compile needs none of `setup`'s downloads: they and then the rules run beside it,
+# on the core its biggest crates leave idle; the tests then find the rules up to date.
+test:
+	{ $(MAKE) --no-print-directory setup && rules/build.sh; } & rules=$$!; \
+		cargo test --release --workspace --no-run; built=$$?; \
 		wait $$rules && [ $$built = 0 ]
 	cargo test --release --workspace
 
@@ -45,15 +46,15 @@ bench: build
 # clippy's encoding for `-- -D warnings`). The dependencies are then the very builds `test` uses
 # (same profile, target and folders), not a second, check-only compile of wasmtime; .ci/run
 # exports the same two variables, so that `make test` finds the linted builds up to date. The
-# rules (whose Rust crates and C build tool are linted on the way) build beside the host, on the
-# core its biggest crates leave idle, as in `test`.
+# set-up's downloads, the manifests' check and the rules (whose Rust crates and C build tool are
+# linted on the way) run beside the host's compile, as in `test`.
 CLIPPY_ENV := RUSTC_WORKSPACE_WRAPPER=$(shell rustc --print sysroot)/bin/clippy-driver \
 	CLIPPY_ARGS=-D__CLIPPY_HACKERY__warnings__CLIPPY_HACKERY__
-lint: setup deploy-check
+lint:
 	cargo fmt --all -- --check
 	cd rules && cargo fmt --all -- --check
 	cargo fmt --manifest-path guest-sdk/c/tool/Cargo.toml -- --check
-	$(CLIPPY_ENV) rules/build.sh & rules=$$!; \
+	{ $(MAKE) --no-print-directory setup deploy-check && $(CLIPPY_ENV) rules/build.sh; } & rules=$$!; \
 		$(CLIPPY_ENV) cargo build --release --workspace --all-targets; host=$$?; \
 		wait $$rules && [ $$host = 0 ]
 

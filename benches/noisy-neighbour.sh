@@ -62,7 +62,7 @@ load() { # tenant connections seconds
 }
 # The open-loop client: one process, one thread, every tenant it is given (benches/open_loop.rs).
 open_loop_bin=$(cargo bench -q -p wasmhook --bench open_loop --no-run --message-format=json 2>/dev/null |
-  sed -n 's/.*"executable":"\([^"]*\)".*/\1/p')
+  sed -n 's/.*"executable":"\([^"]*open_loop[^"]*\)".*/\1/p')
 open_loop() { # seconds tenant... (100 calls/s each); one RESULT line per tenant
   local seconds=$1; shift
   "$open_loop_bin" "$fixture" 100 "$seconds" "${@/#/http://127.0.0.1:$port/hooks/}"
