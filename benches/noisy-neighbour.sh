@@ -2,8 +2,8 @@
 # Noisy neighbour: a healthy tenant under closed-loop load (wrk, 4 connections) alone, then beside
 # three hostile tenants (a rule that loops to its 50 ms deadline, one that allocates past its
 # 32 MB cap, one that panics) on the same 2 cores:
-#   - open loop, as Okta calls: each hostile tenant called 100 times a second
-#     (benches/open_loop.rs, one light process), with the default circuit breaker, and with breakers off (the CPU
+#   - open loop, as Okta calls: each hostile tenant called 100 times a second (benches/open_loop.rs,
+#     one light process for all), with the default circuit breaker, and with breakers off (the CPU
 #     fair share alone holds the line);
 #   - closed loop, as before: 2 wrk connections per hostile tenant, breakers off;
 #   - the control: three calm tenants (the healthy rule) called 100 times a second each, which
