@@ -334,7 +334,8 @@ impl Runtime {
         config.consume_fuel(true);
         // Pooling: instance slots are reserved up front and reused, and linear memories start
         // from copy-on-write images, so a fresh instance per request costs microseconds.
-        config.allocation_strategy(InstanceAllocationStrategy::Pooling(pool::config()));
+        let slots = pool::slots();
+        config.allocation_strategy(InstanceAllocationStrategy::Pooling(pool::config(slots)));
         let engine = Engine::new(&config)?;
 
         let mut linker = Linker::new(&engine);
@@ -359,7 +360,7 @@ impl Runtime {
             engine,
             linker: Arc::new(linker),
             compiled: Default::default(),
-            slots: Arc::new(Semaphore::new(pool::slots() as usize)),
+            slots: Arc::new(Semaphore::new(slots as usize)),
             precise_fuel: false,
             scheduler: Arc::new(Scheduler::for_current_runtime()),
             outbound: outbound::Client::new()?,

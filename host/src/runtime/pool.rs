@@ -32,9 +32,8 @@ pub const MAX_SLOTS_PER_INSTANCE: u32 = 16;
 /// faults), while wasmtime's 100 warm slots at most hold 100 MiB this way.
 const KEEP_RESIDENT_BYTES: usize = 1 << 20;
 
-/// The pooling allocator's configuration.
-pub fn config() -> PoolingAllocationConfig {
-    let slots = slots();
+/// The pooling allocator's configuration for `slots` slots (see [`slots`]).
+pub fn config(slots: u32) -> PoolingAllocationConfig {
     let mut pool = PoolingAllocationConfig::new();
     pool.total_component_instances(slots);
     // One fiber stack per running evaluation (they run async).
@@ -56,20 +55,28 @@ pub fn config() -> PoolingAllocationConfig {
     pool
 }
 
-/// The pool's slots: [`SLOTS`], or `WASMHOOK_POOL_SLOTS` when it holds a number in range.
+/// The pool's slots: [`SLOTS`], or `WASMHOOK_POOL_SLOTS` when it holds a number in range (read
+/// once, when the engine is built).
 pub fn slots() -> u32 {
-    match std::env::var(SLOTS_VAR) {
-        Err(_) => SLOTS,
-        Ok(value) => match value.trim().parse() {
-            Ok(slots @ 1..=100_000) => slots,
-            _ => {
-                tracing::warn!(
-                    value,
-                    default = SLOTS,
-                    "{SLOTS_VAR} is not a number from 1 to 100000; using the default"
-                );
-                SLOTS
-            }
+    let value = std::env::var(SLOTS_VAR).ok();
+    slots_from(value.as_deref()).unwrap_or_else(|| {
+        tracing::warn!(
+            value,
+            default = SLOTS,
+            "{SLOTS_VAR} is not a number from 1 to 100000; using the default"
+        );
+        SLOTS
+    })
+}
+
+/// The slots `value` (the variable's text, if set) asks for; `None` when it is out of range or
+/// not a number.
+fn slots_from(value: Option<&str>) -> Option<u32> {
+    match value {
+        None => Some(SLOTS),
+        Some(value) => match value.trim().parse() {
+            Ok(slots @ 1..=100_000) => Some(slots),
+            _ => None,
         },
     }
 }
@@ -149,5 +156,17 @@ mod tests {
         assert_eq!(footprint(14, 1, 2).slots(), 2, "a Python rule");
         assert_eq!(footprint(1, 5, 0).slots(), 3);
         assert_eq!(footprint(0, 0, 0).slots(), 1);
+    }
+
+    #[test]
+    fn the_slots_variable_is_used_only_when_it_is_a_number_in_range() {
+        assert_eq!(slots_from(None), Some(SLOTS));
+        assert_eq!(slots_from(Some("4")), Some(4));
+        assert_eq!(slots_from(Some(" 100000 ")), Some(100_000));
+        assert_eq!(slots_from(Some("0")), None);
+        assert_eq!(slots_from(Some("100001")), None);
+        assert_eq!(slots_from(Some("-3")), None);
+        assert_eq!(slots_from(Some("many")), None);
+        assert_eq!(slots_from(Some("")), None);
     }
 }
