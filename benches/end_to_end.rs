@@ -88,7 +88,11 @@ fn main() {
         let app = Arc::new(wasmhook::app::App::load(&config).await.unwrap());
         let listener = TcpListener::bind(config.listen).await.unwrap();
         let wasm = listener.local_addr().unwrap();
-        tokio::spawn(wasmhook::http::serve(listener, app, std::future::pending()));
+        tokio::spawn(wasmhook::http::serve(
+            listener,
+            app,
+            Box::pin(std::future::pending()),
+        ));
         (
             wasm,
             serve(native_email_domain).await,

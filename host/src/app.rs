@@ -9,6 +9,7 @@ use anyhow::Context;
 use arc_swap::ArcSwap;
 use serde_json::{Value, json};
 
+use crate::BoxFuture;
 use crate::config::Config;
 use crate::decisions::DecisionLog;
 use crate::events::{self, EventQueue};
@@ -59,38 +60,40 @@ pub(crate) struct ReloadOutcome {
 impl App {
     /// Builds the runtime, pulls the rules `config` takes from registries and compiles every
     /// rule; any problem is an error.
-    pub async fn load(config: &Config) -> anyhow::Result<App> {
-        let runtime = Runtime::new(config.cache_dir.as_deref())?;
-        let registry = Registry::new(config.cache_dir.as_deref());
-        let pulled = registry.pull_all(config).await;
-        let tenants = Tenants::build(config, &runtime, &pulled)?;
-        let tls = config.tls.as_ref().map(Certificates::load).transpose()?;
-        let metrics = Metrics::default();
-        let decisions = match &config.decision_log {
-            Some(target) => Some(
-                DecisionLog::open(target, metrics.decision_log_dropped())
-                    .with_context(|| format!("cannot open the decision log ({target:?})"))?,
-            ),
-            None => None,
-        };
-        Ok(App {
-            runtime,
-            registry,
-            tenants: ArcSwap::from_pointee(tenants),
-            metrics,
-            shadows: shadow::Budget::default(),
-            config_file: config.file.clone(),
-            file_listen: Mutex::new(config.file_listen),
-            connection_limits: ConnectionLimits::resolve(
-                config.max_connections,
-                config.max_connections_per_client,
-                connections::descriptor_limit(),
-            ),
-            last_reload: Mutex::new(None),
-            reloading: tokio::sync::Mutex::new(()),
-            events: EventQueue::default(),
-            tls,
-            decisions,
+    pub fn load(config: &Config) -> BoxFuture<'_, anyhow::Result<App>> {
+        Box::pin(async move {
+            let runtime = Runtime::new(config.cache_dir.as_deref())?;
+            let registry = Registry::new(config.cache_dir.as_deref());
+            let pulled = registry.pull_all(config).await;
+            let tenants = Tenants::build(config, &runtime, &pulled)?;
+            let tls = config.tls.as_ref().map(Certificates::load).transpose()?;
+            let metrics = Metrics::default();
+            let decisions = match &config.decision_log {
+                Some(target) => Some(
+                    DecisionLog::open(target, metrics.decision_log_dropped())
+                        .with_context(|| format!("cannot open the decision log ({target:?})"))?,
+                ),
+                None => None,
+            };
+            Ok(App {
+                runtime,
+                registry,
+                tenants: ArcSwap::from_pointee(tenants),
+                metrics,
+                shadows: shadow::Budget::default(),
+                config_file: config.file.clone(),
+                file_listen: Mutex::new(config.file_listen),
+                connection_limits: ConnectionLimits::resolve(
+                    config.max_connections,
+                    config.max_connections_per_client,
+                    connections::descriptor_limit(),
+                ),
+                last_reload: Mutex::new(None),
+                reloading: tokio::sync::Mutex::new(()),
+                events: EventQueue::default(),
+                tls,
+                decisions,
+            })
         })
     }
 

@@ -10,6 +10,7 @@ mod test;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
@@ -90,6 +91,33 @@ impl Command {
         match self {
             Command::Serve { .. } => crate::telemetry::Output::Background,
             _ => crate::telemetry::Output::Direct,
+        }
+    }
+}
+
+/// The `wasmhook` binary: parses the command line, starts the log output and runs the verb on a
+/// multi-threaded tokio runtime; an error is printed last and makes the exit status 1. Here
+/// rather than in `main.rs` so that the binary compiles none of the library again (see
+/// [`crate::BoxFuture`]).
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let log = crate::telemetry::init(
+        cli.log_format,
+        cli.command.default_log_level(),
+        cli.command.log_output(),
+    );
+    let outcome = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(anyhow::Error::from)
+        .and_then(|runtime| runtime.block_on(run(cli.command)));
+    // The log lines still queued go out before the last word.
+    drop(log);
+    match outcome {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("error: {error:#}");
+            ExitCode::FAILURE
         }
     }
 }

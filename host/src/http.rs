@@ -29,6 +29,7 @@ use hyper_util::rt::{TokioIo, TokioTimer};
 use tokio::net::TcpListener;
 use tracing::{Instrument, Span, field};
 
+use crate::BoxFuture;
 use crate::app::App;
 use crate::events::{self, NotAcknowledged};
 use crate::hook;
@@ -61,8 +62,12 @@ pub enum Endpoints {
 }
 
 /// Serves every endpoint of `app` on `listener` until `shutdown` completes (see [`serve_as`]).
-pub async fn serve(listener: TcpListener, app: Arc<App>, shutdown: impl Future<Output = ()>) {
-    serve_as(listener, app, Endpoints::All, shutdown).await;
+pub fn serve(
+    listener: TcpListener,
+    app: Arc<App>,
+    shutdown: BoxFuture<'static, ()>,
+) -> BoxFuture<'static, ()> {
+    Box::pin(serve_as(listener, app, Endpoints::All, shutdown))
 }
 
 /// Serves `endpoints` of `app` on `listener` until `shutdown` completes, then stops accepting

@@ -200,9 +200,13 @@ impl TestServer {
         let listener = TcpListener::bind(config.listen).await.unwrap();
         let addr = listener.local_addr().unwrap();
         let (shutdown, stop) = oneshot::channel();
-        let task = tokio::spawn(wasmhook::http::serve(listener, app, async {
-            let _ = stop.await;
-        }));
+        let task = tokio::spawn(wasmhook::http::serve(
+            listener,
+            app,
+            Box::pin(async {
+                let _ = stop.await;
+            }),
+        ));
         TestServer {
             addr,
             shutdown: Some(shutdown),
