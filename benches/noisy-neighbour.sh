@@ -16,6 +16,8 @@
 # default breaker) alternate N times on one server, and the table gives each round's ratios to
 # the run alone just before, and their medians:
 #   benches/noisy-neighbour.sh 20 rounds 5
+# WASMHOOK names the server binary (default target/release/wasmhook), to compare two builds;
+# HOSTILE the hostile tenants called (default "loop allocate panic"), to see what each costs.
 set -euo pipefail
 seconds=${1:-10}
 rounds=${3:-0}
@@ -52,7 +54,7 @@ config() { # breaker settings for the hostile tenants
 }
 start() { # breaker settings
   config "$1" > "$dir/config.toml"
-  RUST_LOG=warn ./target/release/wasmhook serve --config "$dir/config.toml" 2> "${SERVER_LOG:-/dev/stderr}" & server=$!
+  RUST_LOG=warn "${WASMHOOK:-./target/release/wasmhook}" serve --config "$dir/config.toml" 2> "${SERVER_LOG:-/dev/stderr}" & server=$!
   until curl -sf "http://127.0.0.1:$port/readyz" >/dev/null; do sleep 0.05; done
 }
 stop() { kill "$server"; wait "$server" 2>/dev/null || true; }
@@ -78,8 +80,9 @@ row() { # label wrk-output alone-rps alone-p99
 calm_open_loop() { # seconds; $clients is its pid
   open_loop "$1" calm1 calm2 calm3 > /dev/null & clients=$!
 }
-hostile_open_loop() { # seconds; $clients is its pid, the results (loop, allocate, panic) in $dir/hostile
-  open_loop "$1" loop allocate panic > "$dir/hostile" & clients=$!
+hostile=${HOSTILE:-loop allocate panic}
+hostile_open_loop() { # seconds; $clients is its pid, the results (one line per tenant) in $dir/hostile
+  open_loop "$1" $hostile > "$dir/hostile" & clients=$!
 }
 median() { sort -g | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
 
@@ -110,7 +113,7 @@ if (( rounds > 0 )); then
   m() { cut -d' ' -f"$1" "$dir/ratios" | median; }
   printf '| median of %d | | **%.2f×, %.2f×** | **%.2f×, %.2f×** |\n' "$rounds" "$(m 1)" "$(m 2)" "$(m 3)" "$(m 4)"
   echo
-  echo "hostile calls of the last round (loop, allocate, panic): $(sed 's/^RESULT //' "$dir/hostile" | tr '\n' ';')"
+  echo "hostile calls of the last round ($hostile): $(sed 's/^RESULT //' "$dir/hostile" | tr '\n' ';')"
   stop
   exit 0
 fi
@@ -134,10 +137,10 @@ hostile_open_loop "$seconds"
 open_fair_share=$(load healthy 4 "$seconds")
 wait $clients
 hostile_fair=$(sed 's/^RESULT //' "$dir/hostile")
-load loop 2 "$seconds" > /dev/null & a=$!; load allocate 2 "$seconds" > /dev/null & b=$!
-load panic 2 "$seconds" > /dev/null & c=$!
+closed=()
+for tenant in $hostile; do load "$tenant" 2 "$seconds" > /dev/null & closed+=($!); done
 closed_fair_share=$(load healthy 4 "$seconds")
-wait $a $b $c
+wait "${closed[@]}"
 stop
 
 echo
@@ -145,10 +148,10 @@ echo "| healthy tenant (wrk, 4 connections, ${seconds} s) | p99 | requests/s | e
 echo "|---|---|---|---|---|---|"
 row "alone" "$alone" "$alone_rps" "$alone_p99"
 row "control: beside 3 calm tenants, open loop 100 calls/s each" "$beside_calm" "$alone_rps" "$alone_p99"
-row "beside 3 hostile tenants, open loop 100 calls/s each, default breaker" "$open_with_breaker" "$alone_rps" "$alone_p99"
-row "beside 3 hostile tenants, open loop 100 calls/s each, breakers off (fair share only)" "$open_fair_share" "$alone_rps" "$alone_p99"
-row "beside 3 hostile tenants, closed loop 2 connections each, breakers off" "$closed_fair_share" "$alone_rps" "$alone_p99"
+row "beside the hostile tenants, open loop 100 calls/s each, default breaker" "$open_with_breaker" "$alone_rps" "$alone_p99"
+row "beside the hostile tenants, open loop 100 calls/s each, breakers off (fair share only)" "$open_fair_share" "$alone_rps" "$alone_p99"
+row "beside the hostile tenants, closed loop 2 connections each, breakers off" "$closed_fair_share" "$alone_rps" "$alone_p99"
 echo
-echo "hostile calls (loop, allocate, panic), default breaker: $(tr '\n' ';' <<< "$hostile_open")"
-echo "hostile calls (loop, allocate, panic), breakers off: $(tr '\n' ';' <<< "$hostile_fair")"
+echo "hostile calls ($hostile), default breaker: $(tr '\n' ';' <<< "$hostile_open")"
+echo "hostile calls ($hostile), breakers off: $(tr '\n' ';' <<< "$hostile_fair")"
 echo "server RSS before the hostile calls: $rss_before, after: $rss_after"

@@ -512,13 +512,30 @@ impl Runtime {
         };
         let yielded = Arc::new(std::sync::atomic::AtomicBool::new(false));
         let secrets = request.secrets();
-        let mut store = self.new_store(limits, deadline, yielded.clone(), (grant, secrets));
+        let store = self.new_store(limits, deadline, yielded.clone(), (grant, secrets));
         let store_ready = Instant::now();
         let mut instantiated = None;
+        let mut called = None;
+        // The store lives here so that a call stopped by the timer below can still be read.
+        let mut store = Some(store);
         let call = async {
-            let instance = rule.pre.instantiate_async(&mut store).await?;
-            instantiated = Some(Instant::now());
-            rule.exports.evaluate(&mut store, &instance, request).await
+            let running = store.as_mut().expect("the store lives until the call ends");
+            let outcome = async {
+                let instance = rule.pre.instantiate_async(&mut *running).await?;
+                instantiated = Some(Instant::now());
+                rule.exports
+                    .evaluate(&mut *running, &instance, request)
+                    .await
+            }
+            .await;
+            called = Some(Instant::now());
+            let ended = Ended::read(Some(outcome), running, limits);
+            // Returning the instance's slot to the pool resets its memory, which costs as much
+            // as the call for a rule that filled it (2 ms for 32 MB): done here, under the
+            // tenant's run slot and charged to its share, rather than on a worker the
+            // scheduler believes free.
+            drop(store.take());
+            ended
         };
         // The epoch callback traps a running guest at its deadline (within one tick). The timer is
         // the backstop for a guest waiting in a host call, where no epoch check runs. The call's
@@ -526,38 +543,28 @@ impl Runtime {
         // scheduler and the timer wrap a pointer instead of copying it at each layer.
         let call = self.scheduler.run(share, route, &yielded, Box::pin(call));
         let outcome = tokio::time::timeout_at((deadline + 2 * EPOCH_TICK).into(), call).await;
-
-        let called = Instant::now();
-        let outcome_timed_out = outcome.is_err();
-        let result = match outcome {
-            Err(_elapsed) => Err(RuleFailure::Deadline(limits.deadline)),
-            Ok(Ok(Ok(decision))) => Ok(decision),
-            Ok(Ok(Err(message))) => Err(RuleFailure::RuleError(
-                store.data_mut().guest_text(&message),
-            )),
-            Ok(Err(error)) => Err(classify(error, store.data_mut(), limits)),
-        };
-        let fuel = limits.fuel.unwrap_or(u64::MAX) - store.get_fuel().unwrap_or(0);
-        let sandbox = store.data();
-        let memory_bytes = sandbox.memory_bytes;
-        if sandbox.log_lines_truncated > 0 {
-            tracing::warn!(
-                lines = sandbox.log_lines_truncated,
-                "guest log output truncated"
-            );
-        }
-        // Dropping the store returns the instance's slot to the pool, resetting its memory.
-        drop(store);
+        let stopped_while_waiting = outcome.is_err();
+        let Ended {
+            result,
+            fuel,
+            memory_bytes,
+        } = outcome.unwrap_or_else(|_elapsed| {
+            called = Some(Instant::now());
+            let mut stopped = store
+                .take()
+                .expect("a call stopped by the timer keeps its store");
+            Ended::read(None, &mut stopped, limits)
+        });
         let finished = Instant::now();
         let usage = Usage {
             fuel,
             stopped_by_deadline: matches!(result, Err(RuleFailure::Deadline(_))),
-            stopped_while_waiting: outcome_timed_out,
+            stopped_while_waiting,
             elapsed: finished - started,
             memory_bytes,
             store: store_ready - started,
             instantiate: instantiated.map_or(Duration::ZERO, |at| at - store_ready),
-            release: finished - called,
+            release: called.map_or(Duration::ZERO, |at| finished - at),
         };
         (result, usage)
     }
@@ -723,6 +730,45 @@ pub async fn acquire_by(
 }
 
 /// Names the limit a failed guest hit, or describes its trap.
+/// What an evaluation left in its store, read before the store is released.
+struct Ended {
+    result: Result<hooks::Decision, RuleFailure>,
+    /// See [`Usage::fuel`].
+    fuel: u64,
+    memory_bytes: usize,
+}
+
+impl Ended {
+    /// Reads the call's `outcome`, or `None` when the timer stopped it while it waited.
+    fn read(
+        outcome: Option<wasmtime::Result<Result<hooks::Decision, String>>>,
+        store: &mut Store<Sandbox>,
+        limits: &Limits,
+    ) -> Ended {
+        let result = match outcome {
+            None => Err(RuleFailure::Deadline(limits.deadline)),
+            Some(Ok(Ok(decision))) => Ok(decision),
+            Some(Ok(Err(message))) => Err(RuleFailure::RuleError(
+                store.data_mut().guest_text(&message),
+            )),
+            Some(Err(error)) => Err(classify(error, store.data_mut(), limits)),
+        };
+        let fuel = limits.fuel.unwrap_or(u64::MAX) - store.get_fuel().unwrap_or(0);
+        let sandbox = store.data();
+        if sandbox.log_lines_truncated > 0 {
+            tracing::warn!(
+                lines = sandbox.log_lines_truncated,
+                "guest log output truncated"
+            );
+        }
+        Ended {
+            result,
+            fuel,
+            memory_bytes: sandbox.memory_bytes,
+        }
+    }
+}
+
 fn classify(error: wasmtime::Error, sandbox: &mut Sandbox, limits: &Limits) -> RuleFailure {
     if error.is::<DeadlineExceeded>() {
         return RuleFailure::Deadline(limits.deadline);
