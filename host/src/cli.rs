@@ -122,7 +122,7 @@ pub fn main() -> ExitCode {
     }
 }
 
-pub async fn run(command: Command) -> anyhow::Result<()> {
+async fn run(command: Command) -> anyhow::Result<()> {
     match command {
         Command::Serve {
             config,

@@ -69,6 +69,6 @@ use std::pin::Pin;
 
 /// What the library's async entry points for other crates (the binary, the tests, the
 /// benchmarks) return: a future whose type is erased here. A crate that polls an `async fn`'s
-/// future compiles its whole call tree again, at `-O3`, however deep: a plain `async fn` entry
-/// point made the binary and each test crate compile most of the server a second time.
+/// future compiles its whole call tree again, at `-O3`, however deep: plain `async fn` entry
+/// points made the binary compile most of the server a second time (52 of its 54 s).
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;

@@ -512,12 +512,11 @@ impl Runtime {
         };
         let yielded = Arc::new(std::sync::atomic::AtomicBool::new(false));
         let secrets = request.secrets();
-        let store = self.new_store(limits, deadline, yielded.clone(), (grant, secrets));
+        // The store lives here so that a call stopped by the timer below can still be read.
+        let mut store = Some(self.new_store(limits, deadline, yielded.clone(), (grant, secrets)));
         let store_ready = Instant::now();
         let mut instantiated = None;
         let mut called = None;
-        // The store lives here so that a call stopped by the timer below can still be read.
-        let mut store = Some(store);
         let call = async {
             let running = store.as_mut().expect("the store lives until the call ends");
             let outcome = async {
