@@ -38,6 +38,7 @@
 //!   `concurrency`.
 
 mod bindings;
+mod compiled_functions;
 mod hints;
 pub mod outbound;
 mod pool;
@@ -63,6 +64,7 @@ use crate::scheduler::{RouteUsage, Scheduler, Share};
 use crate::untrusted::GuestText;
 pub use bindings::interface_name;
 use bindings::{Exports, SettingsExport};
+use compiled_functions::CompiledFunctions;
 use outbound::{CallOutbound, Grant};
 pub use pool::Footprint;
 pub use sandbox::LOG_LINE_COST;
@@ -305,6 +307,8 @@ pub struct Runtime {
     scheduler: Arc<Scheduler>,
     /// Sends the outbound HTTP requests routes grant.
     outbound: outbound::Client,
+    /// Functions compiled during the current load, for the next rules to reuse.
+    compiled_functions: Arc<CompiledFunctions>,
 }
 
 /// With precise fuel, the guest hands its fuel count back to the host every this many units.
@@ -330,6 +334,8 @@ impl Runtime {
             cache.with_directory(dir.join("compiled"));
             config.cache(Some(wasmtime::Cache::new(cache)?));
         }
+        let compiled_functions = Arc::new(CompiledFunctions::default());
+        config.enable_incremental_compilation(compiled_functions.clone())?;
         config.epoch_interruption(true);
         config.consume_fuel(true);
         // Pooling: instance slots are reserved up front and reused, and linear memories start
@@ -364,7 +370,19 @@ impl Runtime {
             precise_fuel: false,
             scheduler: Arc::new(Scheduler::for_current_runtime()),
             outbound: outbound::Client::new()?,
+            compiled_functions,
         })
+    }
+
+    /// Ends a batch of loads (a config load): the functions compiled for it are let go.
+    pub fn forget_compiled_functions(&self) {
+        self.compiled_functions.clear();
+    }
+
+    /// Functions taken from an earlier compile instead of compiled again, since the engine
+    /// was built (see `runtime/compiled_functions.rs`).
+    pub fn reused_functions(&self) -> u64 {
+        self.compiled_functions.reused()
     }
 
     /// The CPU scheduler evaluations run under.

@@ -140,6 +140,7 @@ impl Tenants {
             }
         }
         tenants.errors = errors;
+        runtime.forget_compiled_functions();
         tenants
     }
 

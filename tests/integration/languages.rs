@@ -169,3 +169,21 @@ fn a_javascript_rule_built_without_the_sync_flag_is_refused_with_a_hint() {
     );
     let _ = std::fs::remove_file(output);
 }
+
+/// Rules made by the same toolchain share most of their code (here QuickJS): the second one
+/// compiled by an engine reuses the first one's compiled functions (runtime/compiled_functions.rs).
+#[test]
+fn a_second_rule_of_a_language_reuses_the_first_ones_compiled_functions() {
+    let javascript = crate::common::rules_target().join("javascript");
+    // No cache on disk, so that both rules are compiled here.
+    let runtime = wasmhook::runtime::Runtime::new(None).unwrap();
+    runtime
+        .load(&javascript.join("email_domain.wasm"), u64::MAX)
+        .unwrap();
+    let after_first = runtime.reused_functions();
+    runtime
+        .load(&javascript.join("token_claims.wasm"), u64::MAX)
+        .unwrap();
+    let reused = runtime.reused_functions() - after_first;
+    assert!(reused > 1000, "{reused} functions reused");
+}
