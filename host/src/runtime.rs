@@ -746,7 +746,6 @@ pub async fn acquire_by(
     wait.await.ok()?.ok()
 }
 
-/// Names the limit a failed guest hit, or describes its trap.
 /// What an evaluation left in its store, read before the store is released.
 struct Ended {
     result: Result<hooks::Decision, RuleFailure>,
@@ -786,6 +785,7 @@ impl Ended {
     }
 }
 
+/// Names the limit a failed guest hit, or describes its trap.
 fn classify(error: wasmtime::Error, sandbox: &mut Sandbox, limits: &Limits) -> RuleFailure {
     if error.is::<DeadlineExceeded>() {
         return RuleFailure::Deadline(limits.deadline);

@@ -2,7 +2,8 @@
 //! that rules made by the same toolchain share the work: every Python rule carries the same
 //! CPython and every JavaScript rule the same QuickJS, and wasmtime's incremental compilation
 //! reuses a function compiled before when its body is the same. The artifacts are byte for byte
-//! those of a full compile (checked by hashing `Component::serialize` with and without).
+//! those of a full compile (checked once, for three Python rules, by hashing
+//! `Component::serialize` with and without).
 //!
 //! Measured on the rules of `rules/`, compiled in turn by one engine: the 7 Python rules took
 //! 67 s (8–12 s each) and take 25 s (the first 8 s, each next 2.4–3.4 s); the 7 JavaScript rules
