@@ -20,7 +20,7 @@ use crate::routing::Unrouted;
 use crate::runtime::outbound::Grant;
 use crate::runtime::{CompiledRule, Limits, RuleFailure, Runtime, Usage, acquire_by};
 use crate::scheduler::{RouteUsage, Share};
-use crate::tenant::breaker::{Outcome, Verdict};
+use crate::tenant::breaker::Outcome;
 use crate::tenant::{Route, Tenant};
 
 /// Answers one inline hook call of `tenant`: a rule that fails, or a call no rule handles, is
@@ -51,10 +51,12 @@ pub async fn answer(
             let (outcome, fuel) = run(runtime, tenant, route, &call, hook, started).await;
             let failure = outcome.as_ref().err().map(RuleFailure::kind);
             let answer = outcome.unwrap_or_else(|failure| {
-                if matches!(failure, RuleFailure::Throttled | RuleFailure::CircuitOpen) {
-                    // Load shedding, not a rule failure of this call: the breaker's and the
-                    // scheduler's own lines say why.
-                    tracing::warn!(kind = failure.kind(), "not run; answering with the route's failure policy");
+                if matches!(
+                    failure,
+                    RuleFailure::Throttled | RuleFailure::CircuitOpen | RuleFailure::Concurrency(_)
+                ) {
+                    // Load shedding, not a rule failure of this call.
+                    tracing::warn!(kind = failure.kind(), reason = %failure, "not run; answering with the route's failure policy");
                 } else {
                     tracing::error!(kind = failure.kind(), error = %failure, "rule failed; answering with the route's failure policy");
                 }
@@ -105,12 +107,14 @@ async fn run(
     hook: HookType,
     started: Instant,
 ) -> (Result<Answer, RuleFailure>, Option<u64>) {
-    let Verdict::Run { probe } = route.breaker.check() else {
-        return (Err(RuleFailure::CircuitOpen), None);
-    };
-    // The deadline bounds the whole call: waiting for the tenant's turn, for pool slots and
-    // for the CPU counts against it, so the answer is never later than the route allows.
+    // The deadline bounds the whole call: waiting for the route's turn, the tenant's share,
+    // pool slots and the CPU counts against it, so the answer is never later than the route
+    // allows.
     let deadline = started + route.limits.deadline;
+    let pass = match route.breaker.enter(deadline).await {
+        Ok(pass) => pass,
+        Err(not_run) => return (Err(not_run), None),
+    };
     let time_left = deadline.saturating_duration_since(Instant::now());
     let Ok(_admitted) = runtime
         .scheduler()
@@ -141,7 +145,7 @@ async fn run(
         ) => Outcome::ExpensiveFailure,
         Err(_) => Outcome::CheapFailure,
     };
-    route.breaker.record(breaker_outcome, probe);
+    route.breaker.record(breaker_outcome, pass.probe);
     (outcome, fuel)
 }
 

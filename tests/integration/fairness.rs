@@ -242,6 +242,48 @@ async fn a_failing_rule_trips_its_breaker_which_answers_fast_probes_and_closes()
     assert_eq!(server.hook("/hooks/t", SSR_OIE).await.status, 204);
 }
 
+/// After a call that looped to its deadline, the route runs one call at a time until one
+/// succeeds, so a rule broken by a deploy cannot start a dozen looping calls before its breaker
+/// opens: a good call arriving while a looping one runs waits for it. Once a call has
+/// succeeded, calls run side by side again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn after_an_expensive_failure_the_route_runs_one_call_at_a_time_until_one_succeeds() {
+    const DEADLINE: Duration = Duration::from_millis(300);
+    let limits = format!("limits = {{ deadline_ms = {} }}", DEADLINE.as_millis());
+    let server = Arc::new(TestServer::with_config(&tenant("t", "loop-on-evil", 1, &limits)).await);
+    // A looping call, and a good one starting a little later: how long the good one took, its
+    // answer, and whether the looping one was still running when it was answered.
+    let side_by_side = || async {
+        let looping = tokio::spawn({
+            let server = server.clone();
+            async move { assert_fail_closed(&server.hook("/hooks/t", &evil_call()).await) }
+        });
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        let started = Instant::now();
+        let good = server.hook("/hooks/t", SSR_OIE).await;
+        let (took, overlapped) = (started.elapsed(), !looping.is_finished());
+        looping.await.unwrap();
+        (took, good, overlapped)
+    };
+
+    assert_fail_closed(&server.hook("/hooks/t", &evil_call()).await);
+    // The good call waits for the looping one, then runs in what is left of its deadline.
+    let (took, _, _) = side_by_side().await;
+    assert!(
+        took >= DEADLINE - Duration::from_millis(60),
+        "the good call waited for the looping one: {took:?}"
+    );
+    assert_eq!(server.hook("/hooks/t", SSR_OIE).await.status, 204);
+    // A call succeeded: the next ones run side by side.
+    let (took, good, overlapped) = side_by_side().await;
+    assert_eq!(good.status, 204, "{good:?}");
+    assert!(overlapped, "the good call did not wait: {took:?}");
+
+    let metrics = server.get("/metrics").await.body;
+    let state = r#"wasmhook_circuit_state{tenant="t",rule="misbehave"}"#;
+    assert_eq!(metric(&metrics, state), 0.0, "closed\n{metrics}");
+}
+
 #[test]
 fn the_breaker_logs_its_transitions_in_the_calls_span() {
     let breaker =
