@@ -108,9 +108,10 @@ pub async fn reload(app: &Arc<App>, cause: Cause) -> Result<Config, ConfigError>
                 tracing::error!(tenant, %error, "tenant failed to load; its previous version (if any) keeps serving");
             }
         }
-        log_changes(&previous, &tenants);
         let (serving, failed) = (tenants.len(), tenants.errors.len());
         app.swap(tenants);
+        // After the swap, so that what a line says is already what `/readyz` shows and serves.
+        log_changes(&previous, &app.tenants());
         reload_tls(app, &config);
         if let Err(error) = crate::events::configure(app, &config) {
             tracing::error!(%error, "event routes loaded, but their deliveries get 503 until the queue opens");
