@@ -160,7 +160,7 @@ impl Breaker {
         }
         let Some(turn) = acquire_by(&self.turn, 1, deadline).await else {
             return Err(RuleFailure::Concurrency(
-                "after a failure the route runs one call at a time, and the one before this ran until its deadline",
+                "after a failure the route runs one call at a time, and the call before this one was still running at its deadline",
             ));
         };
         // Meanwhile the call before may have succeeded (anyone may run) or opened the breaker.
