@@ -77,7 +77,7 @@ impl CircuitState {
 
 /// Whether a call may run.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Verdict {
+enum Verdict {
     /// Run the rule; `probe` when it is the half-open breaker's test call.
     Run { probe: bool },
     /// Answer with the failure policy without running the rule.
@@ -178,7 +178,7 @@ impl Breaker {
 
     /// Whether the next call may run; moves an open breaker whose cool-down is over to
     /// half-open, letting this call through as the probe.
-    pub fn check(&self) -> Verdict {
+    fn check(&self) -> Verdict {
         if self.state() == CircuitState::Closed {
             return Verdict::Run { probe: false };
         }
