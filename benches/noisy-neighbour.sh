@@ -13,8 +13,9 @@
 #   benches/noisy-neighbour.sh [seconds per run, default 10]
 # On a shared machine one pair of runs is noise as much as effect; with `rounds N`, the healthy
 # tenant alone, beside the calm tenants (the control) and beside the hostile tenants (open loop,
-# default breaker) alternate N times on one server, and the table gives each round's ratios to
-# the run alone just before, and their medians:
+# default breaker) alternate N times, each round on a fresh server (so every hostile run includes
+# the breakers opening), and the table gives each round's ratios to the run alone just before,
+# their medians, and how many rounds were over 2× the p99 alone:
 #   benches/noisy-neighbour.sh 20 rounds 5
 # WASMHOOK names the server binary (default target/release/wasmhook), to compare two builds;
 # HOSTILE the hostile tenants called (default "loop allocate panic"), to see what each costs.
@@ -87,12 +88,12 @@ hostile_open_loop() { # seconds; $clients is its pid, the results (one line per 
 median() { sort -g | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
 
 if (( rounds > 0 )); then
-  start '{}'
   echo
   echo "| round (${seconds} s each) | alone: requests/s, p99 | control (3 calm tenants, open loop): requests/s vs alone, p99 vs alone | hostile (open loop, default breaker): requests/s vs alone, p99 vs alone, errors |"
   echo "|---|---|---|---|"
   : > "$dir/ratios"
   for round in $(seq "$rounds"); do
+    start '{}'
     alone=$(load healthy 4 "$seconds")
     calm_open_loop "$seconds"
     calm=$(load healthy 4 "$seconds")
@@ -100,6 +101,7 @@ if (( rounds > 0 )); then
     hostile_open_loop "$seconds"
     beside=$(load healthy 4 "$seconds")
     wait $clients
+    stop
     rps0=$(field rps <<< "$alone"); p990=$(field p99 <<< "$alone")
     ratios=""
     for run in "$calm" "$beside"; do
@@ -111,10 +113,11 @@ if (( rounds > 0 )); then
       "$c_rps" "$c_p99" "$h_rps" "$h_p99" "$(field errors <<< "$beside")"
   done
   m() { cut -d' ' -f"$1" "$dir/ratios" | median; }
+  over() { cut -d' ' -f"$1" "$dir/ratios" | awk '$1 > 2 { n++ } END { print n + 0 }'; }
   printf '| median of %d | | **%.2f×, %.2f×** | **%.2f×, %.2f×** |\n' "$rounds" "$(m 1)" "$(m 2)" "$(m 3)" "$(m 4)"
+  printf '| rounds with p99 over 2× alone | | %d of %d | %d of %d |\n' "$(over 2)" "$rounds" "$(over 4)" "$rounds"
   echo
   echo "hostile calls of the last round ($hostile): $(sed 's/^RESULT //' "$dir/hostile" | tr '\n' ';')"
-  stop
   exit 0
 fi
 
