@@ -352,6 +352,12 @@ impl Runtime {
         bindings::add_rule_imports_to_linker(&mut linker)?;
 
         let weak = engine.weak();
+        let preempt_weak = engine.weak();
+        let preempt = Box::new(move || {
+            if let Some(engine) = preempt_weak.upgrade() {
+                engine.increment_epoch();
+            }
+        });
         std::thread::Builder::new()
             .name("wasmhook-epoch".into())
             .spawn(move || {
@@ -368,7 +374,7 @@ impl Runtime {
             compiled: Default::default(),
             slots: Arc::new(Semaphore::new(slots as usize)),
             precise_fuel: false,
-            scheduler: Arc::new(Scheduler::for_current_runtime()),
+            scheduler: Arc::new(Scheduler::for_current_runtime().with_preemption(preempt)),
             outbound: outbound::Client::new()?,
             compiled_functions,
         })
