@@ -29,11 +29,16 @@ quickstart: build
 # Every test: unit, integration (real server, real rules built from rules/ in every language), CLI, doc tests.
 # The host's compile needs none of `setup`'s downloads: they and then the rules run beside it,
 # on the core its biggest crates leave idle; the tests then find the rules up to date.
+# The tests' scratch files (configs, queues, scaffolded projects, registry caches) go to a directory of
+# their own (TMPDIR), removed when every test passed and kept, with its path printed, when one failed.
 test:
 	{ $(MAKE) --no-print-directory setup && rules/build.sh; } & rules=$$!; \
 		cargo test --release --workspace --no-run; built=$$?; \
 		wait $$rules && [ $$built = 0 ]
-	cargo test --release --workspace
+	scratch=$$(mktemp -d -t wasmhook-test.XXXXXX) || exit 1; \
+		TMPDIR=$$scratch cargo test --release --workspace; status=$$?; \
+		if [ $$status = 0 ]; then rm -rf "$$scratch"; \
+		else echo "the tests' scratch files are kept in $$scratch"; fi; exit $$status
 
 # The benchmark suite: one Markdown report on stdout and in benches/latest.md. Needs wrk,
 # hyperfine and valgrind (apt-get install wrk hyperfine valgrind).
