@@ -678,11 +678,11 @@ mod tests {
                 let yielded = AtomicBool::new(false);
                 let work = async {
                     // A first slice past SHORT, then one that runs until it is preempted (or
-                    // 200 ms at most).
+                    // 500 ms at most).
                     burn(SHORT + Duration::from_millis(1), SHORT * 2, &yielded).await;
                     let slice = Instant::now();
                     while !preempted.swap(false, Ordering::AcqRel)
-                        && slice.elapsed() < Duration::from_millis(200)
+                        && slice.elapsed() < Duration::from_millis(500)
                     {
                         std::hint::spin_loop();
                     }
@@ -690,7 +690,8 @@ mod tests {
                 scheduler.run(&running, &route, &yielded, work).await;
             })
         };
-        tokio::time::sleep(Duration::from_millis(30)).await;
+        // Well into the second slice.
+        tokio::time::sleep(Duration::from_millis(50)).await;
         let yielded = AtomicBool::new(false);
         scheduler.run(&waiting, &route, &yielded, async {}).await;
         long.await.unwrap();
