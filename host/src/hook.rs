@@ -146,6 +146,7 @@ async fn run(
         Err(_) => Outcome::CheapFailure,
     };
     route.breaker.record(breaker_outcome, pass.probe);
+    route.usage.set_demoted(route.breaker.failing());
     (outcome, fuel)
 }
 

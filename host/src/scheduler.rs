@@ -30,6 +30,12 @@
 //! loops to its deadline. A tenant never preempts its own calls, so a tenant alone runs as
 //! before.
 //!
+//! A route whose last counted call failed expensively (its circuit breaker is suspect, open or
+//! probing: `tenant/breaker.rs`) is **demoted**: its evaluations' CPU is charged
+//! [`DEMOTED_CHARGE`] times to its tenant's share, so while the breaker counts failures the
+//! rule gets a quarter of a peer's share, not all of it. Demoted, not parked: a good call after
+//! a chance failure still runs, and its success lifts the demotion.
+//!
 //! A slice never starts from a plain wake-up: an evaluation handed a slot first yields once
 //! with `tokio::task::yield_now`, which resumes it only after tokio has polled its I/O driver.
 //! Tasks woken directly stay runnable, and tokio then polls its driver only every 61 task
@@ -52,6 +58,9 @@ use std::time::{Duration, Instant};
 /// A call that has used less CPU than this runs before older, longer calls of its tenant, and
 /// with this much head start against other tenants' long calls.
 pub const SHORT: Duration = Duration::from_millis(2);
+
+/// How many times its CPU a demoted route's evaluation is charged to its tenant's share.
+pub const DEMOTED_CHARGE: u64 = 4;
 
 /// The least time between two preemptions.
 pub const PREEMPTION_GAP: Duration = Duration::from_micros(100);
@@ -137,6 +146,8 @@ pub struct RouteUsage {
     cpu_nanos: AtomicU64,
     /// Moving average of the CPU one evaluation takes, in nanoseconds (0 until one ran).
     average_nanos: AtomicU64,
+    /// The route's last counted call failed expensively: see the module's docs.
+    demoted: AtomicBool,
 }
 
 /// Why a call was not admitted.
@@ -261,9 +272,15 @@ impl Scheduler {
             let took = started.elapsed();
             drop(long);
             used += took;
-            share
-                .pass
-                .fetch_add(took.as_nanos() as u64 / share.weight, Ordering::Relaxed);
+            let charge = if route.demoted.load(Ordering::Relaxed) {
+                DEMOTED_CHARGE
+            } else {
+                1
+            };
+            share.pass.fetch_add(
+                took.as_nanos() as u64 * charge / share.weight,
+                Ordering::Relaxed,
+            );
             let mut state = self.lock();
             ticket.reserved = false;
             if polled.is_pending() && yielded.swap(false, Ordering::AcqRel) {
@@ -529,6 +546,13 @@ impl RouteUsage {
     pub fn average(&self) -> Duration {
         Duration::from_nanos(self.average_nanos.load(Ordering::Relaxed))
     }
+
+    /// Demotes the route (its last counted call failed expensively) or lifts the demotion.
+    pub fn set_demoted(&self, demoted: bool) {
+        if self.demoted.load(Ordering::Relaxed) != demoted {
+            self.demoted.store(demoted, Ordering::Relaxed);
+        }
+    }
 }
 
 #[cfg(test)]
@@ -577,6 +601,37 @@ mod tests {
         assert!(
             (2.4..3.6).contains(&ratio),
             "weight 3 against 1 got {ratio:.2}× the CPU"
+        );
+    }
+
+    #[tokio::test(flavor = "current_thread")]
+    async fn a_demoted_route_gets_a_quarter_of_a_peers_share() {
+        let scheduler = Arc::new(Scheduler::new(1));
+        let (failing, healthy) = (Arc::new(Share::new(1)), Arc::new(Share::new(1)));
+        let demoted = Arc::new(RouteUsage::default());
+        demoted.set_demoted(true);
+        let mut tasks = Vec::new();
+        for (share, route) in [(&failing, &demoted), (&healthy, &Arc::default())] {
+            for _ in 0..4 {
+                let (scheduler, share, route) = (scheduler.clone(), share.clone(), route.clone());
+                tasks.push(tokio::spawn(async move {
+                    let yielded = AtomicBool::new(false);
+                    let work = burn(
+                        Duration::from_millis(400),
+                        Duration::from_micros(200),
+                        &yielded,
+                    );
+                    scheduler.run(&share, &route, &yielded, work).await;
+                }));
+            }
+        }
+        for task in tasks {
+            task.await.unwrap();
+        }
+        let ratio = healthy.cpu().as_secs_f64() / failing.cpu().as_secs_f64();
+        assert!(
+            (3.0..5.0).contains(&ratio),
+            "the healthy route got {ratio:.2}× the demoted one's CPU"
         );
     }
 

@@ -171,6 +171,12 @@ impl Breaker {
         Ok(Pass { probe, _turn: turn })
     }
 
+    /// Whether the last call that counted failed expensively (closed and suspect, open, or
+    /// half-open): the scheduler then demotes the route (see `scheduler.rs`).
+    pub fn failing(&self) -> bool {
+        self.consecutive.load(Ordering::Acquire) != 0
+    }
+
     /// Closed, with the last call that counted an expensive failure.
     fn suspect(&self) -> bool {
         self.consecutive.load(Ordering::Acquire) != 0 && self.state() == CircuitState::Closed
