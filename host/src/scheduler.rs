@@ -573,14 +573,12 @@ mod tests {
         }
     }
 
-    #[tokio::test(flavor = "current_thread")]
-    async fn tenants_share_the_cpu_in_proportion_to_their_weights() {
+    /// Runs four CPU-bound calls (400 ms each, 200 µs slices) for each of `callers` at once on
+    /// one slot, until all have finished.
+    async fn contend(callers: [(&Arc<Share>, &Arc<RouteUsage>); 2]) {
         let scheduler = Arc::new(Scheduler::new(1));
-        let heavy = Arc::new(Share::new(3));
-        let light = Arc::new(Share::new(1));
-        let route = Arc::new(RouteUsage::default());
         let mut tasks = Vec::new();
-        for share in [&heavy, &light] {
+        for (share, route) in callers {
             for _ in 0..4 {
                 let (scheduler, share, route) = (scheduler.clone(), share.clone(), route.clone());
                 tasks.push(tokio::spawn(async move {
@@ -597,6 +595,14 @@ mod tests {
         for task in tasks {
             task.await.unwrap();
         }
+    }
+
+    #[tokio::test(flavor = "current_thread")]
+    async fn tenants_share_the_cpu_in_proportion_to_their_weights() {
+        let heavy = Arc::new(Share::new(3));
+        let light = Arc::new(Share::new(1));
+        let route = Arc::new(RouteUsage::default());
+        contend([(&heavy, &route), (&light, &route)]).await;
         let ratio = heavy.cpu().as_secs_f64() / light.cpu().as_secs_f64();
         assert!(
             (2.4..3.6).contains(&ratio),
@@ -606,28 +612,10 @@ mod tests {
 
     #[tokio::test(flavor = "current_thread")]
     async fn a_demoted_route_gets_a_quarter_of_a_peers_share() {
-        let scheduler = Arc::new(Scheduler::new(1));
         let (failing, healthy) = (Arc::new(Share::new(1)), Arc::new(Share::new(1)));
         let demoted = Arc::new(RouteUsage::default());
         demoted.set_demoted(true);
-        let mut tasks = Vec::new();
-        for (share, route) in [(&failing, &demoted), (&healthy, &Arc::default())] {
-            for _ in 0..4 {
-                let (scheduler, share, route) = (scheduler.clone(), share.clone(), route.clone());
-                tasks.push(tokio::spawn(async move {
-                    let yielded = AtomicBool::new(false);
-                    let work = burn(
-                        Duration::from_millis(400),
-                        Duration::from_micros(200),
-                        &yielded,
-                    );
-                    scheduler.run(&share, &route, &yielded, work).await;
-                }));
-            }
-        }
-        for task in tasks {
-            task.await.unwrap();
-        }
+        contend([(&failing, &demoted), (&healthy, &Arc::default())]).await;
         let ratio = healthy.cpu().as_secs_f64() / failing.cpu().as_secs_f64();
         assert!(
             (3.0..5.0).contains(&ratio),
