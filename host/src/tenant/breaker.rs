@@ -310,10 +310,12 @@ mod tests {
 
     #[test]
     fn half_opens_after_the_cool_down_with_one_probe_at_a_time() {
-        let breaker = breaker(1, 20);
+        // Margins of 50 ms or more either side, so a busy machine's scheduling cannot
+        // decide the outcome.
+        let breaker = breaker(1, 100);
         fail(&breaker, 1);
         assert_eq!(breaker.check(), Verdict::Reject);
-        std::thread::sleep(Duration::from_millis(30));
+        std::thread::sleep(Duration::from_millis(150));
         assert_eq!(breaker.check(), Verdict::Run { probe: true });
         assert_eq!(breaker.state(), CircuitState::HalfOpen);
         assert_eq!(breaker.check(), Verdict::Reject, "one probe at a time");
@@ -322,9 +324,9 @@ mod tests {
             breaker.record(Outcome::ExpensiveFailure, true),
             Some(CircuitState::Open)
         );
-        std::thread::sleep(Duration::from_millis(30));
+        std::thread::sleep(Duration::from_millis(150));
         assert_eq!(breaker.check(), Verdict::Reject);
-        std::thread::sleep(Duration::from_millis(20));
+        std::thread::sleep(Duration::from_millis(100));
         assert_eq!(breaker.check(), Verdict::Run { probe: true });
         assert_eq!(
             breaker.record(Outcome::Success, true),
@@ -336,15 +338,18 @@ mod tests {
     #[test]
     fn each_failed_probe_doubles_the_cool_down_up_to_its_cap_and_closing_resets_it() {
         let breaker = breaker(1, 10);
+        // Each wait is timed from before the call that opens the breaker, so it can only be
+        // longer than the breaker's own cool-down, never shorter by the call's duration.
+        let mut opened = Instant::now();
         fail(&breaker, 1);
         let mut expected = Vec::new();
         let mut waited = Vec::new();
         for backoff in [2, 4, 8, 8] {
-            let opened = Instant::now();
             while breaker.check() == Verdict::Reject {
                 std::thread::sleep(Duration::from_millis(1));
             }
             waited.push(opened.elapsed());
+            opened = Instant::now();
             breaker.record(Outcome::ExpensiveFailure, true);
             expected.push(Duration::from_millis(10 * backoff));
         }
@@ -362,8 +367,8 @@ mod tests {
             std::thread::sleep(Duration::from_millis(1));
         }
         breaker.record(Outcome::Success, true);
-        fail(&breaker, 1);
         let opened = Instant::now();
+        fail(&breaker, 1);
         while breaker.check() == Verdict::Reject {
             std::thread::sleep(Duration::from_millis(1));
         }
