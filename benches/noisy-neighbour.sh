@@ -19,6 +19,7 @@
 #   benches/noisy-neighbour.sh 20 rounds 5
 # WASMHOOK names the server binary (default target/release/wasmhook), to compare two builds;
 # HOSTILE the hostile tenants called (default "loop allocate panic"), to see what each costs.
+# SERVER_LOG names where the servers' logs go (appended to; default stderr, e.g. /dev/null).
 set -euo pipefail
 seconds=${1:-10}
 rounds=${3:-0}
@@ -55,7 +56,7 @@ config() { # breaker settings for the hostile tenants
 }
 start() { # breaker settings
   config "$1" > "$dir/config.toml"
-  RUST_LOG=warn "${WASMHOOK:-./target/release/wasmhook}" serve --config "$dir/config.toml" 2> "${SERVER_LOG:-/dev/stderr}" & server=$!
+  RUST_LOG=warn "${WASMHOOK:-./target/release/wasmhook}" serve --config "$dir/config.toml" 2>> "${SERVER_LOG:-/dev/stderr}" & server=$!
   until curl -sf "http://127.0.0.1:$port/readyz" >/dev/null; do sleep 0.05; done
 }
 stop() { kill "$server"; wait "$server" 2>/dev/null || true; }
