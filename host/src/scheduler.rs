@@ -252,7 +252,8 @@ impl Scheduler {
                 }
                 pause = None;
             } else {
-                match ticket.take_slot(share, cx) {
+                let order = (holds_instance.is_some(), used >= SHORT);
+                match ticket.take_slot(share, order, cx) {
                     Take::Run => {}
                     Take::Wait => return Poll::Pending,
                     Take::YieldThenRun => {
@@ -422,8 +423,14 @@ struct Ticket<'a> {
 
 impl Ticket<'_> {
     /// Takes a run slot for the next poll: one handed over while waiting, a free one when no
-    /// one waits, or else joins the queue.
-    fn take_slot(&mut self, share: &Arc<Share>, cx: &Context<'_>) -> Take {
+    /// one waits, or else joins the queue as what the evaluation is: whether it has `started`
+    /// and is `long` already (one resuming after a host call may be both).
+    fn take_slot(
+        &mut self,
+        share: &Arc<Share>,
+        (started, long): (bool, bool),
+        cx: &Context<'_>,
+    ) -> Take {
         let mut state = self.scheduler.lock();
         let arrival = *self.arrival.get_or_insert_with(|| {
             state.next_arrival += 1;
@@ -450,7 +457,7 @@ impl Ticket<'_> {
             state.free -= 1;
             return Take::Run;
         }
-        self.id = Some(state.enqueue(share, (arrival, false, false), cx.waker(), false));
+        self.id = Some(state.enqueue(share, (arrival, started, long), cx.waker(), false));
         let own = Arc::as_ptr(share) as usize;
         if let Some(preempt) = &self.scheduler.preempt
             && state.long_polls.iter().any(|&tenant| tenant != own)
@@ -693,6 +700,29 @@ mod tests {
         assert_eq!(granted(Duration::from_millis(11)), "short");
         // Ahead by more than SHORT: the long call's tenant is owed the slot.
         assert_eq!(granted(Duration::from_millis(13)), "long");
+    }
+
+    #[test]
+    fn an_evaluation_resuming_after_a_host_call_queues_as_started_and_long() {
+        let scheduler = Scheduler::new(1);
+        let share = Arc::new(Share::new(1));
+        scheduler.lock().free = 0;
+        let mut ticket = Ticket {
+            scheduler: &scheduler,
+            id: None,
+            arrival: None,
+            reserved: false,
+        };
+        let cx = Context::from_waker(Waker::noop());
+        assert!(matches!(
+            ticket.take_slot(&share, (true, true), &cx),
+            Take::Wait
+        ));
+        let state = scheduler.lock();
+        let queued = &state.waiting[0];
+        // Not as a new call: that would go behind its tenant's started calls once the tenant
+        // is at its started limit, and get a short call's head start while being long.
+        assert!(queued.started && queued.long, "queued as a new call");
     }
 
     /// Runs a long evaluation of `running` on the scheduler's only slot (it yields when
