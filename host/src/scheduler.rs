@@ -702,27 +702,45 @@ mod tests {
         assert_eq!(granted(Duration::from_millis(13)), "long");
     }
 
-    #[test]
-    fn an_evaluation_resuming_after_a_host_call_queues_as_started_and_long() {
-        let scheduler = Scheduler::new(1);
+    #[tokio::test(flavor = "current_thread")]
+    async fn an_evaluation_resuming_after_a_host_call_queues_as_started_and_long() {
+        let scheduler = Arc::new(Scheduler::new(1));
         let share = Arc::new(Share::new(1));
+        let host_call = Arc::new(tokio::sync::Notify::new());
+        let evaluation = tokio::spawn({
+            let (scheduler, share, host_call) =
+                (scheduler.clone(), share.clone(), host_call.clone());
+            async move {
+                let yielded = AtomicBool::new(false);
+                let work = async {
+                    // One slice past SHORT, then a host call: pending without yielding, so
+                    // the slot is given back without queueing.
+                    let slice = Instant::now();
+                    while slice.elapsed() < SHORT + Duration::from_millis(1) {
+                        std::hint::spin_loop();
+                    }
+                    host_call.notified().await;
+                };
+                let route = RouteUsage::default();
+                scheduler.run(&share, &route, &yielded, work).await;
+            }
+        });
+        while share.started.load(Ordering::Acquire) == 0 || scheduler.lock().free == 0 {
+            tokio::task::yield_now().await;
+        }
+        // The slot is taken meanwhile, so the evaluation must queue when its host call returns.
         scheduler.lock().free = 0;
-        let mut ticket = Ticket {
-            scheduler: &scheduler,
-            id: None,
-            arrival: None,
-            reserved: false,
+        host_call.notify_one();
+        let queued = loop {
+            tokio::task::yield_now().await;
+            if let Some(waiting) = scheduler.lock().waiting.first() {
+                break (waiting.started, waiting.long);
+            }
         };
-        let cx = Context::from_waker(Waker::noop());
-        assert!(matches!(
-            ticket.take_slot(&share, (true, true), &cx),
-            Take::Wait
-        ));
-        let state = scheduler.lock();
-        let queued = &state.waiting[0];
+        evaluation.abort();
         // Not as a new call: that would go behind its tenant's started calls once the tenant
         // is at its started limit, and get a short call's head start while being long.
-        assert!(queued.started && queued.long, "queued as a new call");
+        assert_eq!(queued, (true, true), "queued as a new call");
     }
 
     /// Runs a long evaluation of `running` on the scheduler's only slot (it yields when

@@ -179,7 +179,7 @@ impl Breaker {
 
     /// Closed, with the last call that counted an expensive failure.
     fn suspect(&self) -> bool {
-        self.consecutive.load(Ordering::Acquire) != 0 && self.state() == CircuitState::Closed
+        self.failing() && self.state() == CircuitState::Closed
     }
 
     /// Whether the next call may run; moves an open breaker whose cool-down is over to
