@@ -20,6 +20,10 @@
 # WASMHOOK names the server binary (default target/release/wasmhook), to compare two builds;
 # HOSTILE the hostile tenants called (default "loop allocate panic"), to see what each costs.
 # SERVER_LOG names where the servers' logs go (appended to; default stderr, e.g. /dev/null).
+# CLIENT=closed_loop loads the healthy tenant with benches/closed_loop.rs instead of wrk (same 4
+# connections, one thread): it times every call, so the single run also shows, beside the calm
+# and the hostile tenants, the first second (where the breakers open) and the rest apart, with
+# how many calls took over twice the p99 alone against the 1% of calls a p99 allows.
 set -euo pipefail
 seconds=${1:-10}
 rounds=${3:-0}
@@ -61,12 +65,25 @@ start() { # breaker settings
 }
 stop() { kill "$server"; wait "$server" 2>/dev/null || true; }
 rss() { awk '/VmRSS/ {printf "%.1f MiB", $2 / 1024}' "/proc/$server/status"; }
-load() { # tenant connections seconds
-  wrk -t1 -c"$2" -d"$3"s --latency -s benches/post.lua "http://127.0.0.1:$port/hooks/$1" -- "$fixture"
+bench_bin() { # name: the path of benches/<name>.rs built
+  cargo bench -q -p wasmhook --bench "$1" --no-run --message-format=json 2>/dev/null |
+    sed -n "s/.*\"executable\":\"\([^\"]*$1[^\"]*\)\".*/\1/p"
+}
+client=${CLIENT:-wrk}
+case $client in
+  wrk) ;;
+  closed_loop) closed_loop_bin=$(bench_bin closed_loop) ;;
+  *) echo "CLIENT is wrk or closed_loop, not $client" >&2; exit 2 ;;
+esac
+load() { # tenant connections seconds [slow µs, for closed_loop]
+  if [[ $client == closed_loop ]]; then
+    "$closed_loop_bin" "$fixture" "$2" "$3" "http://127.0.0.1:$port/hooks/$1" ${4:+"$4"}
+  else
+    wrk -t1 -c"$2" -d"$3"s --latency -s benches/post.lua "http://127.0.0.1:$port/hooks/$1" -- "$fixture"
+  fi
 }
 # The open-loop client: one process, one thread, every tenant it is given (benches/open_loop.rs).
-open_loop_bin=$(cargo bench -q -p wasmhook --bench open_loop --no-run --message-format=json 2>/dev/null |
-  sed -n 's/.*"executable":"\([^"]*open_loop[^"]*\)".*/\1/p')
+open_loop_bin=$(bench_bin open_loop)
 open_loop() { # seconds tenant... (100 calls/s each); one RESULT line per tenant
   local seconds=$1; shift
   "$open_loop_bin" "$fixture" 100 "$seconds" "${@/#/http://127.0.0.1:$port/hooks/}"
@@ -125,12 +142,13 @@ fi
 start '{}'
 alone=$(load healthy 4 "$seconds")
 alone_rps=$(field rps <<< "$alone"); alone_p99=$(field p99 <<< "$alone")
+slow=$((2 * alone_p99))
 rss_before=$(rss)
 calm_open_loop "$seconds"
-beside_calm=$(load healthy 4 "$seconds")
+beside_calm=$(load healthy 4 "$seconds" $slow)
 wait $clients
 hostile_open_loop "$seconds"
-open_with_breaker=$(load healthy 4 "$seconds")
+open_with_breaker=$(load healthy 4 "$seconds" $slow)
 wait $clients
 hostile_open=$(sed 's/^RESULT //' "$dir/hostile")
 rss_after=$(rss)
@@ -148,13 +166,25 @@ wait "${closed[@]}"
 stop
 
 echo
-echo "| healthy tenant (wrk, 4 connections, ${seconds} s) | p99 | requests/s | errors | requests/s vs alone | p99 vs alone |"
+echo "| healthy tenant ($client, 4 connections, ${seconds} s) | p99 | requests/s | errors | requests/s vs alone | p99 vs alone |"
 echo "|---|---|---|---|---|---|"
 row "alone" "$alone" "$alone_rps" "$alone_p99"
 row "control: beside 3 calm tenants, open loop 100 calls/s each" "$beside_calm" "$alone_rps" "$alone_p99"
 row "beside the hostile tenants, open loop 100 calls/s each, default breaker" "$open_with_breaker" "$alone_rps" "$alone_p99"
 row "beside the hostile tenants, open loop 100 calls/s each, breakers off (fair share only)" "$open_fair_share" "$alone_rps" "$alone_p99"
 row "beside the hostile tenants, closed loop 2 connections each, breakers off" "$closed_fair_share" "$alone_rps" "$alone_p99"
+if [[ $client == closed_loop ]]; then
+  echo
+  echo "| healthy tenant, by part of the run | p99 in the first second | calls there over 2× p99 alone ($slow µs) | p99 in the rest | calls there over 2× | 1% of the run's calls |"
+  echo "|---|---|---|---|---|---|"
+  for run in "control|$beside_calm" "hostile tenants, default breaker|$open_with_breaker"; do
+    output=${run#*|}
+    printf '| %s | %.2f ms | %s of %s | %.2f ms | %s | %s |\n' "${run%%|*}" \
+      "$(bc -l <<< "$(field first_second_p99 <<< "$output") / 1000")" "$(field slow_first_second <<< "$output")" \
+      "$(field first_second_calls <<< "$output")" "$(bc -l <<< "$(field rest_p99 <<< "$output") / 1000")" \
+      "$(field slow_rest <<< "$output")" "$(( $(field calls <<< "$output") / 100 ))"
+  done
+fi
 echo
 echo "hostile calls ($hostile), default breaker: $(tr '\n' ';' <<< "$hostile_open")"
 echo "hostile calls ($hostile), breakers off: $(tr '\n' ';' <<< "$hostile_fair")"
