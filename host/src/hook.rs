@@ -55,8 +55,11 @@ pub async fn answer(
                     failure,
                     RuleFailure::Throttled | RuleFailure::CircuitOpen | RuleFailure::Concurrency(_)
                 ) {
-                    // Load shedding, not a rule failure of this call.
-                    tracing::warn!(kind = failure.kind(), reason = %failure, "not run; answering with the route's failure policy");
+                    // Load shedding, not a rule failure of this call: one line a second at
+                    // most, with the calls turned away since the last one.
+                    if let Some(calls) = route.not_run_line.occurred() {
+                        tracing::warn!(kind = failure.kind(), reason = %failure, calls, "not run; answering with the route's failure policy");
+                    }
                 } else {
                     tracing::error!(kind = failure.kind(), error = %failure, "rule failed; answering with the route's failure policy");
                 }

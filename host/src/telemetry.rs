@@ -10,6 +10,7 @@
 //! on stderr keep their order.
 
 use std::io::IsTerminal;
+use std::time::{Duration, Instant};
 
 use tracing_appender::non_blocking::{NonBlocking, WorkerGuard};
 use tracing_subscriber::EnvFilter;
@@ -68,6 +69,35 @@ pub fn init(format: LogFormat, default_level: &str, output: Output) -> Option<Wo
     guard
 }
 
+/// Lets a line that would repeat on every call through at most once a [`LINE_EVERY`], counting
+/// the occurrences in between: a route shedding load (its breaker open, its tenant over its
+/// share) is busiest exactly when the machine is, and a `warn` line per call turned away would
+/// add to the load it sheds. The metrics count every call.
+#[derive(Default)]
+pub struct RepeatedLine {
+    /// When the last line went out, and the occurrences since then.
+    state: std::sync::Mutex<(Option<Instant>, u64)>,
+}
+
+/// The least time between two lines of a [`RepeatedLine`].
+pub const LINE_EVERY: Duration = Duration::from_secs(1);
+
+impl RepeatedLine {
+    /// Counts one occurrence; `Some(occurrences)` since the last line (this one included) when
+    /// a line is due now, `None` when it is held back.
+    pub fn occurred(&self) -> Option<u64> {
+        let mut state = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        let (last, count) = &mut *state;
+        *count += 1;
+        let now = Instant::now();
+        if last.is_some_and(|at| now.duration_since(at) < LINE_EVERY) {
+            return None;
+        }
+        *last = Some(now);
+        Some(std::mem::take(count))
+    }
+}
+
 /// A writer that hands each line to a thread of its own, which writes them to `out` in batches
 /// (through a 64 KiB buffer, flushed whenever no line is waiting). Never drops a line.
 pub fn background<W: std::io::Write + Send + 'static>(out: W) -> (NonBlocking, WorkerGuard) {
@@ -75,4 +105,20 @@ pub fn background<W: std::io::Write + Send + 'static>(out: W) -> (NonBlocking, W
         .lossy(false)
         .thread_name("wasmhook-log")
         .finish(std::io::BufWriter::with_capacity(64 << 10, out))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_repeated_line_goes_out_at_once_then_at_most_once_a_second_with_the_count() {
+        let line = RepeatedLine::default();
+        assert_eq!(line.occurred(), Some(1), "the first occurrence is logged");
+        assert_eq!(line.occurred(), None);
+        assert_eq!(line.occurred(), None);
+        std::thread::sleep(LINE_EVERY + Duration::from_millis(50));
+        assert_eq!(line.occurred(), Some(3), "the held-back two and this one");
+        assert_eq!(line.occurred(), None);
+    }
 }

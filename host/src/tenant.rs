@@ -24,6 +24,7 @@ use crate::routing::RouteTable;
 use crate::runtime::outbound::Grant;
 use crate::runtime::{CompiledRule, Limits, Runtime};
 use crate::scheduler::{RouteUsage, Share};
+use crate::telemetry::RepeatedLine;
 pub use auth::Authenticator;
 use breaker::Breaker;
 
@@ -79,6 +80,8 @@ pub struct Route {
     pub breaker: Arc<Breaker>,
     /// The candidate rule evaluated beside this one, off the answer path (see [`crate::hook::shadow`]).
     pub shadow: Option<Arc<Shadow>>,
+    /// The line logged when a call is not run (breaker open, tenant over its share).
+    pub not_run_line: RepeatedLine,
 }
 
 impl Tenants {
@@ -303,6 +306,7 @@ impl Route {
                 |old| old.breaker.clone(),
             ),
             shadow,
+            not_run_line: RepeatedLine::default(),
         }
     }
 }

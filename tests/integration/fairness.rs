@@ -320,3 +320,43 @@ fn the_breaker_logs_its_transitions_in_the_calls_span() {
         assert_eq!(line["span"]["tenant"], "t", "{line}");
     }
 }
+
+#[test]
+fn calls_turned_away_are_logged_once_a_second_with_their_count() {
+    let breaker =
+        "limits = { deadline_ms = 50 }\ncircuit_breaker = { failures = 2, cool_down_ms = 60000 }";
+    let config = crate::common::write_config(&tenant("t", "loop-on-evil", 1, breaker));
+    let server = ServeProcess::start(&config, "info");
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let call = |body: String| {
+        let headers = [crate::common::AUTH];
+        runtime.block_on(crate::common::send(
+            server.address,
+            "POST",
+            "/hooks/t",
+            &headers,
+            body.into(),
+        ))
+    };
+    call(evil_call());
+    call(evil_call());
+    // The breaker is open: five calls turned away at once, then one more a second later.
+    for _ in 0..5 {
+        call(SSR_OIE.to_owned());
+    }
+    std::thread::sleep(Duration::from_millis(1100));
+    call(SSR_OIE.to_owned());
+    let log = server.stop();
+    let lines: Vec<Value> = log
+        .lines()
+        .filter(|line| line.contains("not run; answering"))
+        .map(|line| serde_json::from_str(line).unwrap())
+        .collect();
+    let counts: Vec<Option<u64>> = lines.iter().map(|line| line["calls"].as_u64()).collect();
+    assert_eq!(
+        counts,
+        [Some(1), Some(5)],
+        "one line at once, then one for the rest\n{log}"
+    );
+    assert_eq!(lines[0]["kind"], "circuit_open", "{log}");
+}
