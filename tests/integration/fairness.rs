@@ -285,23 +285,30 @@ async fn after_an_expensive_failure_the_route_runs_one_call_at_a_time_until_one_
     assert_eq!(metric(&metrics, state), 0.0, "closed\n{metrics}");
 }
 
+/// A server process logging at `info` for tenant `t`, whose rule loops on the evil call until its
+/// 50 ms deadline and whose breaker opens after two such failures for `cool_down_ms`.
+fn breaker_process(cool_down_ms: u64) -> ServeProcess {
+    let breaker = format!(
+        "limits = {{ deadline_ms = 50 }}\ncircuit_breaker = {{ failures = 2, cool_down_ms = {cool_down_ms} }}"
+    );
+    let config = crate::common::write_config(&tenant("t", "loop-on-evil", 1, &breaker));
+    ServeProcess::start(&config, "info")
+}
+
+/// Sends `body` to tenant `t` of `server` and waits for the answer.
+fn call_t(server: &ServeProcess, body: String) -> crate::common::Reply {
+    let headers = [crate::common::AUTH];
+    let send = crate::common::send(server.address, "POST", "/hooks/t", &headers, body.into());
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build();
+    runtime.unwrap().block_on(send)
+}
+
 #[test]
 fn the_breaker_logs_its_transitions_in_the_calls_span() {
-    let breaker =
-        "limits = { deadline_ms = 50 }\ncircuit_breaker = { failures = 2, cool_down_ms = 100 }";
-    let config = crate::common::write_config(&tenant("t", "loop-on-evil", 1, breaker));
-    let server = ServeProcess::start(&config, "info");
-    let runtime = tokio::runtime::Runtime::new().unwrap();
-    let call = |body: String| {
-        let headers = [crate::common::AUTH];
-        runtime.block_on(crate::common::send(
-            server.address,
-            "POST",
-            "/hooks/t",
-            &headers,
-            body.into(),
-        ))
-    };
+    let server = breaker_process(100);
+    let call = |body: String| call_t(&server, body);
     call(evil_call());
     call(evil_call());
     std::thread::sleep(Duration::from_millis(150));
@@ -323,21 +330,8 @@ fn the_breaker_logs_its_transitions_in_the_calls_span() {
 
 #[test]
 fn calls_turned_away_are_logged_once_a_second_with_their_count() {
-    let breaker =
-        "limits = { deadline_ms = 50 }\ncircuit_breaker = { failures = 2, cool_down_ms = 60000 }";
-    let config = crate::common::write_config(&tenant("t", "loop-on-evil", 1, breaker));
-    let server = ServeProcess::start(&config, "info");
-    let runtime = tokio::runtime::Runtime::new().unwrap();
-    let call = |body: String| {
-        let headers = [crate::common::AUTH];
-        runtime.block_on(crate::common::send(
-            server.address,
-            "POST",
-            "/hooks/t",
-            &headers,
-            body.into(),
-        ))
-    };
+    let server = breaker_process(60_000);
+    let call = |body: String| call_t(&server, body);
     call(evil_call());
     call(evil_call());
     // The breaker is open: five calls turned away at once, then one more a second later.
