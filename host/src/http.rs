@@ -35,6 +35,7 @@ use crate::events::{self, NotAcknowledged};
 use crate::hook;
 use crate::hooks::event;
 use crate::okta::HookCall;
+use crate::telemetry::RepeatedLine;
 use crate::tenant::Tenant;
 use connections::Connections;
 use reply::{Body, Rejection, json_response};
@@ -204,18 +205,14 @@ async fn serve_connection<S>(
 struct AcceptBackoff {
     delay: Duration,
     failures: u64,
-    logged_at: Option<Instant>,
+    line: RepeatedLine,
 }
 
 impl AcceptBackoff {
     async fn wait(&mut self, error: &std::io::Error) {
         self.failures += 1;
-        if self
-            .logged_at
-            .is_none_or(|at| at.elapsed() >= Duration::from_secs(1))
-        {
+        if self.line.occurred().is_some() {
             tracing::warn!(%error, failures = self.failures, "accept failed; backing off");
-            self.logged_at = Some(Instant::now());
         }
         self.delay = (self.delay * 2).clamp(Duration::from_millis(5), Duration::from_secs(1));
         tokio::time::sleep(self.delay).await;
