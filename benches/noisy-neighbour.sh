@@ -20,6 +20,11 @@
 # WASMHOOK names the server binary (default target/release/wasmhook), to compare two builds;
 # HOSTILE the hostile tenants called (default "loop allocate panic"), to see what each costs.
 # SERVER_LOG names where the servers' logs go (appended to; default stderr, e.g. /dev/null).
+# ISOLATED=1 adds to each round the hostile tenants served by a second server of their own at the
+# lowest OS priority (nice 19): the healthy tenant's server then shares only the machine with them,
+# and the kernel gives them the cores only when nothing else wants them. That is more isolation
+# than any fair share inside one process gives, so it shows what is left that the server cannot
+# remove (the cores and memory shared with the clients, the machine's own noise).
 # CLIENT=closed_loop loads the healthy tenant with benches/closed_loop.rs instead of wrk (same 4
 # connections, one thread): it times every call, so the single run also shows, beside the calm
 # and the hostile tenants, the first second (where the breakers open) and the rest apart, with
@@ -32,7 +37,8 @@ rules=$PWD/rules/target/wasm32-wasip2/release
 fixture=$PWD/tests/fixtures/okta/registration-ssr-oie.json
 dir=$(mktemp -d)
 server=
-trap 'kill $server 2>/dev/null || true; rm -rf "$dir"' EXIT
+isolated=
+trap 'kill $server $isolated 2>/dev/null || true; rm -rf "$dir"' EXIT
 
 tenant() { # id rule settings limits breaker
   cat <<TOML
@@ -48,8 +54,8 @@ limits = $4
 circuit_breaker = $5
 TOML
 }
-config() { # breaker settings for the hostile tenants
-  echo "listen = \"127.0.0.1:$port\""
+config() { # breaker settings for the hostile tenants [port]
+  echo "listen = \"127.0.0.1:${2:-$port}\""
   tenant healthy email_domain '{ allowed_domains = ["example.com"] }' '{}' '{}'
   tenant loop misbehave '{ behaviour = "loop" }' '{ deadline_ms = 50 }' "$1"
   tenant allocate misbehave '{ behaviour = "allocate" }' '{ max_memory_mb = 32 }' "$1"
@@ -58,10 +64,15 @@ config() { # breaker settings for the hostile tenants
     tenant $calm email_domain '{ allowed_domains = ["example.com"] }' '{}' '{}'
   done
 }
+serve() { # port nice: a server on port (breaker settings as in the last start) at that nice value, its pid in $started
+  config "$breaker" "$1" > "$dir/config-$1.toml"
+  RUST_LOG=warn nice -n "$2" "${WASMHOOK:-./target/release/wasmhook}" serve --config "$dir/config-$1.toml" \
+    2>> "${SERVER_LOG:-/dev/stderr}" & started=$!
+  until curl -sf "http://127.0.0.1:$1/readyz" >/dev/null; do sleep 0.05; done
+}
 start() { # breaker settings
-  config "$1" > "$dir/config.toml"
-  RUST_LOG=warn "${WASMHOOK:-./target/release/wasmhook}" serve --config "$dir/config.toml" 2>> "${SERVER_LOG:-/dev/stderr}" & server=$!
-  until curl -sf "http://127.0.0.1:$port/readyz" >/dev/null; do sleep 0.05; done
+  breaker=$1
+  serve $port 0; server=$started
 }
 stop() { kill "$server"; wait "$server" 2>/dev/null || true; }
 rss() { awk '/VmRSS/ {printf "%.1f MiB", $2 / 1024}' "/proc/$server/status"; }
@@ -84,9 +95,9 @@ load() { # tenant connections seconds [slow µs, for closed_loop]
 }
 # The open-loop client: one process, one thread, every tenant it is given (benches/open_loop.rs).
 open_loop_bin=$(bench_bin open_loop)
-open_loop() { # seconds tenant... (100 calls/s each); one RESULT line per tenant
+open_loop() { # seconds tenant... (100 calls/s each, on $hostile_port if set); one RESULT line per tenant
   local seconds=$1; shift
-  "$open_loop_bin" "$fixture" 100 "$seconds" "${@/#/http://127.0.0.1:$port/hooks/}"
+  "$open_loop_bin" "$fixture" 100 "$seconds" "${@/#/http://127.0.0.1:${hostile_port:-$port}/hooks/}"
 }
 field() { sed -n "s/^RESULT.* $1=\([^ ]*\).*/\1/p"; }
 row() { # label wrk-output alone-rps alone-p99
@@ -107,8 +118,9 @@ median() { sort -g | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] 
 
 if (( rounds > 0 )); then
   echo
-  echo "| round (${seconds} s each) | alone: requests/s, p99 | control (3 calm tenants, open loop): requests/s vs alone, p99 vs alone | hostile (open loop, default breaker): requests/s vs alone, p99 vs alone, errors |"
-  echo "|---|---|---|---|"
+  isolated_column=${ISOLATED:+" hostile tenants in a server of their own at nice 19: requests/s vs alone, p99 vs alone, errors |"}
+  echo "| round (${seconds} s each) | alone: requests/s, p99 | control (3 calm tenants, open loop): requests/s vs alone, p99 vs alone | hostile (open loop, default breaker): requests/s vs alone, p99 vs alone, errors |$isolated_column"
+  echo "|---|---|---|---|${ISOLATED:+---|}"
   : > "$dir/ratios"
   for round in $(seq "$rounds"); do
     start '{}'
@@ -119,21 +131,39 @@ if (( rounds > 0 )); then
     hostile_open_loop "$seconds"
     beside=$(load healthy 4 "$seconds")
     wait $clients
+    runs=("$calm" "$beside")
+    if [[ -n ${ISOLATED:-} ]]; then
+      hostile_port=$((port + 1))
+      serve $hostile_port 19; isolated=$started
+      mv "$dir/hostile" "$dir/hostile-in-process"
+      hostile_open_loop "$seconds"
+      runs+=("$(load healthy 4 "$seconds")")
+      wait $clients
+      mv "$dir/hostile-in-process" "$dir/hostile"
+      kill "$isolated"; wait "$isolated" 2>/dev/null || true
+      isolated= hostile_port=
+    fi
     stop
     rps0=$(field rps <<< "$alone"); p990=$(field p99 <<< "$alone")
     ratios=""
-    for run in "$calm" "$beside"; do
+    for run in "${runs[@]}"; do
       ratios+="$(bc -l <<< "$(field rps <<< "$run") / $rps0") $(bc -l <<< "$(field p99 <<< "$run") / $p990") "
     done
     echo "$ratios" >> "$dir/ratios"
-    read -r c_rps c_p99 h_rps h_p99 <<< "$ratios"
-    printf '| %d | %s/s, %.2f ms | %.2f×, %.2f× | %.2f×, %.2f×, %s |\n' "$round" "$rps0" "$(bc -l <<< "$p990 / 1000")" \
+    read -r c_rps c_p99 h_rps h_p99 i_rps i_p99 <<< "$ratios"
+    printf '| %d | %s/s, %.2f ms | %.2f×, %.2f× | %.2f×, %.2f×, %s |' "$round" "$rps0" "$(bc -l <<< "$p990 / 1000")" \
       "$c_rps" "$c_p99" "$h_rps" "$h_p99" "$(field errors <<< "$beside")"
+    [[ -z ${ISOLATED:-} ]] || printf ' %.2f×, %.2f×, %s |' "$i_rps" "$i_p99" "$(field errors <<< "${runs[2]}")"
+    echo
   done
   m() { cut -d' ' -f"$1" "$dir/ratios" | median; }
   over() { cut -d' ' -f"$1" "$dir/ratios" | awk '$1 > 2 { n++ } END { print n + 0 }'; }
-  printf '| median of %d | | **%.2f×, %.2f×** | **%.2f×, %.2f×** |\n' "$rounds" "$(m 1)" "$(m 2)" "$(m 3)" "$(m 4)"
-  printf '| rounds with p99 over 2× alone | | %d of %d | %d of %d |\n' "$(over 2)" "$rounds" "$(over 4)" "$rounds"
+  printf '| median of %d | | **%.2f×, %.2f×** | **%.2f×, %.2f×** |' "$rounds" "$(m 1)" "$(m 2)" "$(m 3)" "$(m 4)"
+  [[ -z ${ISOLATED:-} ]] || printf ' %.2f×, %.2f× |' "$(m 5)" "$(m 6)"
+  echo
+  printf '| rounds with p99 over 2× alone | | %d of %d | %d of %d |' "$(over 2)" "$rounds" "$(over 4)" "$rounds"
+  [[ -z ${ISOLATED:-} ]] || printf ' %d of %d |' "$(over 6)" "$rounds"
+  echo
   echo
   echo "hostile calls of the last round ($hostile): $(sed 's/^RESULT //' "$dir/hostile" | tr '\n' ';')"
   exit 0
