@@ -60,6 +60,7 @@ config() { # breaker settings for the hostile tenants [port]
   tenant loop misbehave '{ behaviour = "loop" }' '{ deadline_ms = 50 }' "$1"
   tenant allocate misbehave '{ behaviour = "allocate" }' '{ max_memory_mb = 32 }' "$1"
   tenant panic misbehave '{ behaviour = "panic" }' '{}' "$1"
+  local calm
   for calm in calm1 calm2 calm3; do
     tenant $calm email_domain '{ allowed_domains = ["example.com"] }' '{}' '{}'
   done
@@ -112,11 +113,25 @@ calm_open_loop() { # seconds; $clients is its pid
 }
 hostile=${HOSTILE:-loop allocate panic}
 hostile_open_loop() { # seconds; $clients is its pid, the results (one line per tenant) in $dir/hostile
-  open_loop "$1" $hostile > "$dir/hostile" & clients=$!
+  open_loop "$1" $hostile > "$dir/hostile${hostile_port:+-apart}" & clients=$!
 }
 median() { sort -g | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
 
 if (( rounds > 0 )); then
+  beside_in_process() { # the healthy tenant beside the hostile ones in its server: $beside
+    hostile_open_loop "$seconds"
+    beside=$(load healthy 4 "$seconds")
+    wait $clients
+  }
+  beside_apart() { # the same with the hostile tenants in a server of their own at nice 19: $apart
+    hostile_port=$((port + 1))
+    serve $hostile_port 19; isolated=$started
+    hostile_open_loop "$seconds"
+    apart=$(load healthy 4 "$seconds")
+    wait $clients
+    kill "$isolated"; wait "$isolated" 2>/dev/null || true
+    isolated= hostile_port=
+  }
   echo
   isolated_column=${ISOLATED:+" hostile tenants in a server of their own at nice 19: requests/s vs alone, p99 vs alone, errors |"}
   echo "| round (${seconds} s each) | alone: requests/s, p99 | control (3 calm tenants, open loop): requests/s vs alone, p99 vs alone | hostile (open loop, default breaker): requests/s vs alone, p99 vs alone, errors |$isolated_column"
@@ -128,20 +143,13 @@ if (( rounds > 0 )); then
     calm_open_loop "$seconds"
     calm=$(load healthy 4 "$seconds")
     wait $clients
-    hostile_open_loop "$seconds"
-    beside=$(load healthy 4 "$seconds")
-    wait $clients
-    runs=("$calm" "$beside")
-    if [[ -n ${ISOLATED:-} ]]; then
-      hostile_port=$((port + 1))
-      serve $hostile_port 19; isolated=$started
-      mv "$dir/hostile" "$dir/hostile-in-process"
-      hostile_open_loop "$seconds"
-      runs+=("$(load healthy 4 "$seconds")")
-      wait $clients
-      mv "$dir/hostile-in-process" "$dir/hostile"
-      kill "$isolated"; wait "$isolated" 2>/dev/null || true
-      isolated= hostile_port=
+    # With ISOLATED, the two hostile windows take turns going first.
+    if [[ -z ${ISOLATED:-} ]]; then
+      beside_in_process; runs=("$calm" "$beside")
+    elif (( round % 2 )); then
+      beside_in_process; beside_apart; runs=("$calm" "$beside" "$apart")
+    else
+      beside_apart; beside_in_process; runs=("$calm" "$beside" "$apart")
     fi
     stop
     rps0=$(field rps <<< "$alone"); p990=$(field p99 <<< "$alone")
@@ -153,7 +161,7 @@ if (( rounds > 0 )); then
     read -r c_rps c_p99 h_rps h_p99 i_rps i_p99 <<< "$ratios"
     printf '| %d | %s/s, %.2f ms | %.2f×, %.2f× | %.2f×, %.2f×, %s |' "$round" "$rps0" "$(bc -l <<< "$p990 / 1000")" \
       "$c_rps" "$c_p99" "$h_rps" "$h_p99" "$(field errors <<< "$beside")"
-    [[ -z ${ISOLATED:-} ]] || printf ' %.2f×, %.2f×, %s |' "$i_rps" "$i_p99" "$(field errors <<< "${runs[2]}")"
+    [[ -z ${ISOLATED:-} ]] || printf ' %.2f×, %.2f×, %s |' "$i_rps" "$i_p99" "$(field errors <<< "$apart")"
     echo
   done
   m() { cut -d' ' -f"$1" "$dir/ratios" | median; }
