@@ -413,6 +413,37 @@ fn eval_runs_a_rule_from_the_registry() {
     assert_eq!(answer["commands"][0]["value"]["registration"], "DENY");
 }
 
+/// `eval --config` pulls through the config's cache, as the server does: a rule the server (here
+/// `check`) pulled is tried as stored when the registry is out of reach. Through the default
+/// cache, which never saw this registry, the tag could not be resolved.
+#[test]
+fn eval_with_a_config_runs_the_rule_from_its_cache_without_the_registry() {
+    let registry = LocalRegistry::start();
+    let tagged = format!("{}:v1", registry.reference("team/email-domain"));
+    push(&rule("email_domain"), &tagged, &[]).unwrap();
+    let config = config_with(&scratch("cache"), &[("bytag", &tagged)]);
+    let config = config.display().to_string();
+    let check = wasmhook(&["check", "--config", &config]);
+    assert!(check.status.success(), "{}", text(&check.stderr));
+    registry.stop();
+
+    let request = scratch("request").join("denied.json");
+    std::fs::write(&request, denied()).unwrap();
+    let request = request.display().to_string();
+    let eval = wasmhook(&[
+        "eval",
+        "--config",
+        &config,
+        "--tenant",
+        "bytag",
+        "--request",
+        &request,
+    ]);
+    assert!(eval.status.success(), "{}", text(&eval.stderr));
+    let answer: Value = serde_json::from_slice(&eval.stdout).unwrap();
+    assert_eq!(answer["commands"][0]["value"]["registration"], "DENY");
+}
+
 #[test]
 fn push_refuses_a_file_that_is_not_a_rule() {
     let registry = LocalRegistry::start();

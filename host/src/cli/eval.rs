@@ -40,7 +40,8 @@ pub struct EvalArgs {
     /// The route settings: inline JSON, or `@file`; with `--config`, replace the route's.
     #[arg(long)]
     settings: Option<String>,
-    /// Take the rule, settings, limits and failure policy from a route of this config file.
+    /// Take the rule, settings, limits and failure policy from a route of this config file, and
+    /// pull and compile rules through its `cache_dir`, as the server does.
     #[arg(long, requires = "tenant")]
     config: Option<PathBuf>,
     /// The tenant of `--config` whose route answers the request.
@@ -68,9 +69,14 @@ pub struct EvalArgs {
 
 pub async fn eval(args: EvalArgs) -> anyhow::Result<()> {
     let body = read_request(&args.request)?;
-    let route = match (&args.config, &args.tenant) {
-        (Some(config), Some(tenant)) => Some(route_of(config, tenant, args.route, &body)?),
-        _ => None,
+    // With a config, rules are pulled and compiled through its cache, as the server does: a rule
+    // the server has pulled is tried as stored, even with the registry out of reach.
+    let (route, cache) = match (&args.config, &args.tenant) {
+        (Some(config), Some(tenant)) => {
+            let (route, cache) = route_of(config, tenant, args.route, &body)?;
+            (Some(route), cache)
+        }
+        _ => (None, crate::config::default_cache_dir()),
     };
     let rule_source = match (&args.rule, &route) {
         (Some(rule), _) => RuleSource::parse(rule, Path::new("")).map_err(anyhow::Error::msg)?,
@@ -105,7 +111,6 @@ pub async fn eval(args: EvalArgs) -> anyhow::Result<()> {
     }
     let outbound = Arc::new(outbound);
 
-    let cache = crate::config::default_cache_dir();
     let runtime = Runtime::new(cache.as_deref())?.with_precise_fuel();
     let rule_file = Registry::new(cache.as_deref())
         .fetch(&rule_source, limits.max_module_bytes)
@@ -213,14 +218,14 @@ async fn eval_events(
     Ok(())
 }
 
-/// The route of `tenant` in `config` that answers `body`: the `index`th, or the one the server
-/// would choose.
+/// The route of `tenant` in `config` that answers `body` (the `index`th, or the one the server
+/// would choose), and the config's cache.
 fn route_of(
     config: &std::path::Path,
     tenant: &str,
     index: Option<usize>,
     body: &[u8],
-) -> anyhow::Result<RouteConfig> {
+) -> anyhow::Result<(RouteConfig, Option<PathBuf>)> {
     // Leniently: another tenant's mistake does not stop an author from trying this one.
     let config = Config::load_lenient(config, None)?;
     if let Some((_, error)) = config.invalid_tenants.iter().find(|(id, _)| id == tenant) {
@@ -244,7 +249,8 @@ fn route_of(
         None => {
             let call = HookCall::parse(body).context("the request is not an Okta hook call")?;
             if call.envelope.event_type == event::EVENT_TYPE {
-                return event_route_of(found, &call);
+                let route = event_route_of(found, &call)?;
+                return Ok((route, config.cache_dir.clone()));
             }
             let table = RouteTable::new(found.routes.iter().collect());
             let (route, _) = table.route(&call).map_err(|unrouted| {
@@ -253,7 +259,7 @@ fn route_of(
             *route
         }
     };
-    Ok(route.clone())
+    Ok((route.clone(), config.cache_dir.clone()))
 }
 
 /// The event route of `tenant` for the first event of the delivery `call`.
