@@ -145,12 +145,13 @@ if (( rounds > 0 )); then
     wait $clients
     # With ISOLATED, the two hostile windows take turns going first.
     if [[ -z ${ISOLATED:-} ]]; then
-      beside_in_process; runs=("$calm" "$beside")
+      beside_in_process
     elif (( round % 2 )); then
-      beside_in_process; beside_apart; runs=("$calm" "$beside" "$apart")
+      beside_in_process; beside_apart
     else
-      beside_apart; beside_in_process; runs=("$calm" "$beside" "$apart")
+      beside_apart; beside_in_process
     fi
+    runs=("$calm" "$beside" ${ISOLATED:+"$apart"})
     stop
     rps0=$(field rps <<< "$alone"); p990=$(field p99 <<< "$alone")
     ratios=""

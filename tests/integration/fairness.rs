@@ -286,13 +286,16 @@ async fn after_an_expensive_failure_the_route_runs_one_call_at_a_time_until_one_
 }
 
 /// A server process logging at `info` for tenant `t`, whose rule loops on the evil call until its
-/// 50 ms deadline and whose breaker opens after two such failures for `cool_down_ms`.
-fn breaker_process(cool_down_ms: u64) -> ServeProcess {
+/// 50 ms deadline, with the breaker opened by two such calls for `cool_down_ms`.
+fn open_breaker_process(cool_down_ms: u64) -> ServeProcess {
     let breaker = format!(
         "limits = {{ deadline_ms = 50 }}\ncircuit_breaker = {{ failures = 2, cool_down_ms = {cool_down_ms} }}"
     );
     let config = crate::common::write_config(&tenant("t", "loop-on-evil", 1, &breaker));
-    ServeProcess::start(&config, "info")
+    let server = ServeProcess::start(&config, "info");
+    call_t(&server, evil_call());
+    call_t(&server, evil_call());
+    server
 }
 
 /// Sends `body` to tenant `t` of `server` and waits for the answer.
@@ -307,10 +310,8 @@ fn call_t(server: &ServeProcess, body: String) -> crate::common::Reply {
 
 #[test]
 fn the_breaker_logs_its_transitions_in_the_calls_span() {
-    let server = breaker_process(100);
+    let server = open_breaker_process(100);
     let call = |body: String| call_t(&server, body);
-    call(evil_call());
-    call(evil_call());
     std::thread::sleep(Duration::from_millis(150));
     assert_eq!(call(SSR_OIE.to_owned()).status, 204);
     let log = server.stop();
@@ -330,10 +331,8 @@ fn the_breaker_logs_its_transitions_in_the_calls_span() {
 
 #[test]
 fn calls_turned_away_are_logged_once_a_second_with_their_count() {
-    let server = breaker_process(60_000);
+    let server = open_breaker_process(60_000);
     let call = |body: String| call_t(&server, body);
-    call(evil_call());
-    call(evil_call());
     // The breaker is open: five calls turned away at once, then one more a second later.
     for _ in 0..5 {
         call(SSR_OIE.to_owned());

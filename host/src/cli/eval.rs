@@ -249,14 +249,14 @@ fn route_of(
         None => {
             let call = HookCall::parse(body).context("the request is not an Okta hook call")?;
             if call.envelope.event_type == event::EVENT_TYPE {
-                let route = event_route_of(found, &call)?;
-                return Ok((route, config.cache_dir.clone()));
+                &event_route_of(found, &call)?
+            } else {
+                let table = RouteTable::new(found.routes.iter().collect());
+                let (route, _) = table.route(&call).map_err(|unrouted| {
+                    anyhow::anyhow!("tenant `{tenant}` has no route for this request: {unrouted}")
+                })?;
+                *route
             }
-            let table = RouteTable::new(found.routes.iter().collect());
-            let (route, _) = table.route(&call).map_err(|unrouted| {
-                anyhow::anyhow!("tenant `{tenant}` has no route for this request: {unrouted}")
-            })?;
-            *route
         }
     };
     Ok((route.clone(), config.cache_dir.clone()))
